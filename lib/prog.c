@@ -1,0 +1,361 @@
+/*
+ * prog: program support for bin/ (see prog.h). It holds the process-wide state a program
+ * has once: its name, display level, arguments, and the temporary output file that a
+ * signal handler must be able to remove.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "prog.h"
+
+static const char *prog_name = "xfer";
+static const char *prog_synopsis = "";
+static const char *prog_help = "";
+static int display_level = 1;
+static bool fake_tty;
+static int saved_argc;
+static char **saved_argv;
+static char temp_path[PATH_MAX];        /* the -o temporary, removed unless renamed */
+static volatile sig_atomic_t temp_live;
+
+struct prog_output {
+	int fd;
+	char final[PATH_MAX];
+	struct xf_sink *sink;
+	struct xf_writer *writer;
+};
+
+struct prog_progress {
+	const char *label;
+	int64_t total;
+	struct timespec last;
+	bool drawn;
+};
+
+static void remove_temp(void)
+{
+	if (temp_live) {
+		unlink(temp_path);
+		temp_live = 0;
+	}
+}
+
+static void on_fatal_signal(int sig)
+{
+	remove_temp();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void prog_init(const char *name, const char *synopsis, const char *help)
+{
+	sigset_t set;
+
+	prog_name = name;
+	prog_synopsis = synopsis;
+	prog_help = help;
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	signal(SIGINT, on_fatal_signal);
+	signal(SIGTERM, on_fatal_signal);
+	signal(SIGHUP, on_fatal_signal);
+	atexit(remove_temp);
+}
+
+static void vsay(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", prog_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s", prog_synopsis);
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog_name);
+	exit(2);
+}
+
+void die_err(const struct xf_err *err)
+{
+	if (err->code == XF_E_PIPE) {
+		remove_temp();
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+	}
+	if (err->code == XF_E_USAGE)
+		usage_error("%s", err->msg);
+	die("%s", err->msg);
+}
+
+void note(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > display_level)
+		return;
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+}
+
+int prog_verbosity(void)
+{
+	return display_level;
+}
+
+int64_t prog_parse_int(const char *opt, const char *arg, int64_t min, int64_t max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (end == arg || *end || errno == ERANGE)
+		usage_error("%s: '%s' is not an integer", opt, arg);
+	if (v < min || v > max)
+		usage_error("%s: %lld is out of range (%lld to %lld)", opt, v, (long long)min, (long long)max);
+	return v;
+}
+
+double prog_parse_double(const char *opt, const char *arg)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (end == arg || *end || errno == ERANGE || !isfinite(v))
+		usage_error("%s: '%s' is not a finite number", opt, arg);
+	return v;
+}
+
+static int parse_zstd_level(const char *arg)
+{
+	return arg ? (int)prog_parse_int("--zstd", arg, -7, 19) : 3;
+}
+
+int prog_common_option(int opt, const char *arg, struct prog_common *c)
+{
+	switch (opt) {
+	case 'h':
+		fputs(prog_help, stdout);
+		exit(fflush(stdout) || ferror(stdout) ? 1 : 0);
+	case 'V':
+		printf("%s (xfer) %s\n", prog_name, XF_VERSION);
+		exit(0);
+	case 'v': display_level++; return 1;
+	case 'q': display_level = 0; return 1;
+	case 'o': c->output = arg; return 1;
+	case 'f': c->force = true; return 1;
+	case 'z': c->zstd_level = parse_zstd_level(arg); return 1;
+	case 'j': c->threads = (int)prog_parse_int("--threads", arg, 1, 4096); return 1;
+	case PROG_OPT_PROGRESS: c->progress = 1; return 1;
+	case PROG_OPT_NO_PROGRESS: c->progress = 0; return 1;
+	case PROG_OPT_FAKE_TTY: fake_tty = true; return 1;
+	case '?': usage_error("invalid option");
+	default: return 0;
+	}
+}
+
+struct xf_reader *prog_open_reader(const char *path)
+{
+	struct xf_err err = XF_ERR_INIT;
+	struct xf_reader *r;
+
+	if (!strcmp(path, "-") && isatty(STDIN_FILENO))
+		usage_error("refusing to read binary data from a terminal; give a file or a pipe");
+	r = xf_reader_open(path, &err);
+	if (!r)
+		die_err(&err);
+	return r;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+static int open_temp(struct prog_output *o, const char *path)
+{
+	int fd;
+
+	if (snprintf(temp_path, sizeof(temp_path), "%s.tmp.XXXXXX", path) >= (int)sizeof(temp_path))
+		die("output name too long: '%s'", path);
+	fd = mkstemp(temp_path);
+	if (fd < 0)
+		die("cannot create '%s': %s", temp_path, strerror(errno));
+	temp_live = 1;
+	fchmod(fd, 0666 & ~umask(umask(0)));
+	snprintf(o->final, sizeof(o->final), "%s", path);
+	return fd;
+}
+
+struct prog_output *prog_open_output(const struct prog_common *c, bool binary)
+{
+	struct prog_output *o = calloc(1, sizeof(*o));
+	struct xf_sink_opts opts = { c->zstd_level, prog_threads(c) };
+	struct xf_err err = XF_ERR_INIT;
+
+	if (!o)
+		die("out of memory");
+	if (c->output && strcmp(c->output, "-")) {
+		o->fd = open_temp(o, c->output);
+		if (!opts.zstd_level && binary && ends_with(c->output, ".zst"))
+			opts.zstd_level = 3;
+	} else {
+		o->fd = STDOUT_FILENO;
+		if (binary && !c->force && isatty(STDOUT_FILENO))
+			usage_error("refusing to write binary data to a terminal; use -o FILE or -f");
+	}
+	o->sink = xf_sink_fd(o->fd, o->final[0] ? o->final : "<stdout>", &opts, &err);
+	if (!o->sink)
+		die_err(&err);
+	return o;
+}
+
+struct xf_sink *prog_output_sink(struct prog_output *o)
+{
+	return o->sink;
+}
+
+int prog_output_fd(const struct prog_output *o)
+{
+	return o->fd;
+}
+
+const char *prog_output_name(const struct prog_output *o)
+{
+	return o->final[0] ? o->final : "<stdout>";
+}
+
+struct xf_writer *prog_output_writer(struct prog_output *o)
+{
+	struct xf_err err = XF_ERR_INIT;
+
+	if (!o->writer && !(o->writer = xf_writer_new(o->sink, &err)))
+		die_err(&err);
+	return o->writer;
+}
+
+void prog_close_output(struct prog_output *o)
+{
+	struct xf_err err = XF_ERR_INIT;
+
+	xf_writer_free(o->writer);
+	if (xf_sink_close(o->sink, &err) < 0)
+		die_err(&err);
+	if (o->fd == STDOUT_FILENO) {
+		free(o);
+		return;
+	}
+	if (fsync(o->fd) < 0 && errno != EINVAL)
+		die("write error: '%s': %s", o->final, strerror(errno));
+	if (close(o->fd) < 0)
+		die("write error: '%s': %s", o->final, strerror(errno));
+	if (rename(temp_path, o->final) < 0)
+		die("cannot rename '%s' to '%s': %s", temp_path, o->final, strerror(errno));
+	temp_live = 0;
+	free(o);
+}
+
+void prog_set_args(int argc, char **argv)
+{
+	saved_argc = argc;
+	saved_argv = argv;
+}
+
+void prog_add_history(struct xf_header *h)
+{
+	struct xf_err err = XF_ERR_INIT;
+
+	if (xf_header_add_history(h, prog_name, saved_argc, saved_argv, &err) < 0)
+		die_err(&err);
+}
+
+int prog_threads(const struct prog_common *c)
+{
+	const char *env = getenv("OPENBLAS_NUM_THREADS");
+	long n;
+
+	if (c->threads > 0)
+		return c->threads;
+	if (env && (n = strtol(env, NULL, 10)) > 0)
+		return (int)n;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+static bool stderr_is_tty(void)
+{
+	return fake_tty || isatty(STDERR_FILENO);
+}
+
+struct prog_progress *prog_progress_start(const struct prog_common *c, const char *label, int64_t total)
+{
+	struct prog_progress *p;
+
+	if (c->progress == 0 || display_level == 0 || (c->progress < 0 && !stderr_is_tty()))
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (p) {
+		p->label = label;
+		p->total = total;
+	}
+	return p;
+}
+
+void prog_progress_update(struct prog_progress *p, int64_t done)
+{
+	struct timespec now;
+
+	if (!p)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (p->drawn && (now.tv_sec - p->last.tv_sec) * 1000 + (now.tv_nsec - p->last.tv_nsec) / 1000000 < 200)
+		return;
+	p->last = now;
+	p->drawn = true;
+	if (p->total > 0)
+		fprintf(stderr, "\r%s: %s %lld/%lld (%d%%)\033[K", prog_name, p->label, (long long)done,
+			(long long)p->total, (int)(100.0 * done / p->total));
+	else
+		fprintf(stderr, "\r%s: %s %lld\033[K", prog_name, p->label, (long long)done);
+}
+
+void prog_progress_done(struct prog_progress *p)
+{
+	if (!p)
+		return;
+	if (p->drawn)
+		fprintf(stderr, "\r\033[K");
+	free(p);
+}
