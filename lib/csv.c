@@ -168,18 +168,22 @@ int xf_csv_open(xf_read_fn read, void *ctx, char delim, const char *source, stru
 		struct xf_err *err)
 {
 	struct xf_csv *r;
+	size_t name_size;
 	int detected;
 
+	source = source ? source : "<input>";
 	if (delim == '"' || delim == '\n' || delim == '\r')
 		return xf_err_set(err, XF_E_USAGE, "%s: a quote or line break cannot be the delimiter",
-				  source ? source : "<input>");
+				  source);
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return xf_err_nomem(err, sizeof(*r));
 	r->read = read;
 	r->ctx = ctx;
 	r->line = 1;
-	r->source = strdup(source ? source : "<input>");
+	name_size = strlen(source) + 1;
+	if ((r->source = malloc(name_size)))
+		memcpy(r->source, source, name_size);
 	r->cap = XF_CSV_CHUNK;
 	r->in = malloc(r->cap + 1);
 	if (!r->source || !r->in) {
@@ -662,7 +666,7 @@ static int scan_decimal(const char *p, struct decimal *d)
 }
 
 /*
- * Clinger's fast path: a mantissa below 2^53 times an exact power of ten (|e| <= 22) is
+ * Clinger's fast path: a mantissa of at most 2^53 times an exact power of ten (|e| <= 22) is
  * correctly rounded by a single multiply or divide, so most data cells skip strtod.
  */
 static bool fast_decimal(const struct decimal *d, double *out)

@@ -492,8 +492,8 @@ static int check_layout(struct xf_npy_reader *r, struct xf_err *err)
 
 static int read_header(struct xf_npy_reader *r, struct xf_err *err)
 {
-	uint32_t hlen;
-	int version, rc;
+	uint32_t hlen = 0;
+	int version = 0, rc;
 	char *text;
 	long got;
 
@@ -1546,8 +1546,8 @@ static int add_member(struct xf_npz_writer *w, struct archive_entry *e, const st
 {
 	char header[XF_NPY_HEADER_SIZE];
 	struct sink sk = { zip_put, w };
-	uint64_t data_bytes;
-	size_t len, width;
+	uint64_t data_bytes = 0;
+	size_t len = 0, width = 1;
 
 	if (member_header(t, header, sizeof(header), &len, &data_bytes, &width, err) < 0)
 		return -1;

@@ -3,6 +3,7 @@
  * at a time (so chunk boundaries fall inside quotes, CRLF pairs and the BOM), delimiter
  * detection, every error with its line number, the limits, and strict number parsing.
  */
+#include <locale.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -394,6 +395,28 @@ static void test_parse_double_matches_strtod(void)
 	is_int(bad, 0, "100000 random decimals match strtod");
 }
 
+/* Only where such a locale is installed: a comma decimal point must not change anything. */
+static void test_parse_double_in_comma_locale(void)
+{
+	static const char *names[] = { "de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8", "de_DE" };
+	const char *found = NULL;
+	double v;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !found; i++)
+		if (setlocale(LC_NUMERIC, names[i]) && !strcmp(localeconv()->decimal_point, ","))
+			found = names[i];
+	if (!found) {
+		ok(1, "# skip no locale with a comma decimal point installed");
+		setlocale(LC_NUMERIC, "C");
+		return;
+	}
+	ok(xf_parse_double("1.5", &v) == 0 && v == 1.5, "'1.5' under %s (fast path)", found);
+	ok(xf_parse_double("0.12345678901234567890", &v) == 0 && v == 0.12345678901234567890,
+	   "20-digit decimal under %s (strtod path)", found);
+	ok(xf_parse_double("1,5", &v) == -1, "'1,5' still refused under %s", found);
+	setlocale(LC_NUMERIC, "C");
+}
+
 static void test_parse_int64(void)
 {
 	int64_t v;
@@ -433,6 +456,7 @@ int main(void)
 	test_limits();
 	test_parse_double();
 	test_parse_double_matches_strtod();
+	test_parse_double_in_comma_locale();
 	test_parse_int64();
 	return done_testing();
 }
