@@ -102,11 +102,12 @@ install: all lib/xfer.pc
 	install -m 644 lib/libxfer.a $(DESTDIR)$(LIBDIR)
 	install -m 644 lib/*.h $(DESTDIR)$(INCLUDEDIR)/xfer
 	install -m 644 lib/xfer.pc $(DESTDIR)$(PKGCONFIGDIR)
-	install -m 644 $(wildcard bin/*.1) $(DESTDIR)$(MANDIR)/man1
+	for page in $(wildcard bin/*.1); do \
+	  install -m 644 $$page $(DESTDIR)$(MANDIR)/man1/xfer-$$(basename $$page); done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))) $(DESTDIR)$(LIBDIR)/libxfer.a \
-	  $(DESTDIR)$(PKGCONFIGDIR)/xfer.pc $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard bin/*.1)))
+	  $(DESTDIR)$(PKGCONFIGDIR)/xfer.pc $(addprefix $(DESTDIR)$(MANDIR)/man1/xfer-,$(notdir $(wildcard bin/*.1)))
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/xfer
 
 clean:
