@@ -4,6 +4,7 @@
  * signal handler must be able to remove.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -29,6 +30,7 @@ static volatile sig_atomic_t temp_live;
 
 struct prog_output {
 	int fd;
+	bool direct;                 /* -o names a device or FIFO: written in place, no temporary */
 	char final[PATH_MAX];
 	struct xf_sink *sink;
 	struct xf_writer *writer;
@@ -204,10 +206,27 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && !strcmp(s + n - k, suffix);
 }
 
-static int open_temp(struct prog_output *o, const char *path)
+/*
+ * -o PATH: a regular file is written through PATH.tmp.XXXXXX and renamed into place; a
+ * symbolic link is followed, so the file it points at is replaced; a device or FIFO (e.g.
+ * /dev/null) is written in place, since renaming over it would replace the device.
+ */
+static int open_output_file(struct prog_output *o, const char *path)
 {
+	char resolved[PATH_MAX];
+	struct stat st;
 	int fd;
 
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && realpath(path, resolved))
+		path = resolved;
+	snprintf(o->final, sizeof(o->final), "%s", path);
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			die("cannot open '%s': %s", path, strerror(errno));
+		o->direct = true;
+		return fd;
+	}
 	if (snprintf(temp_path, sizeof(temp_path), "%s.tmp.XXXXXX", path) >= (int)sizeof(temp_path))
 		die("output name too long: '%s'", path);
 	fd = mkstemp(temp_path);
@@ -215,7 +234,6 @@ static int open_temp(struct prog_output *o, const char *path)
 		die("cannot create '%s': %s", temp_path, strerror(errno));
 	temp_live = 1;
 	fchmod(fd, 0666 & ~umask(umask(0)));
-	snprintf(o->final, sizeof(o->final), "%s", path);
 	return fd;
 }
 
@@ -228,7 +246,7 @@ struct prog_output *prog_open_output(const struct prog_common *c, bool binary)
 	if (!o)
 		die("out of memory");
 	if (c->output && strcmp(c->output, "-")) {
-		o->fd = open_temp(o, c->output);
+		o->fd = open_output_file(o, c->output);
 		if (!opts.zstd_level && binary && ends_with(c->output, ".zst"))
 			opts.zstd_level = 3;
 	} else {
@@ -277,10 +295,14 @@ void prog_close_output(struct prog_output *o)
 		free(o);
 		return;
 	}
-	if (fsync(o->fd) < 0 && errno != EINVAL)
+	if (!o->direct && fsync(o->fd) < 0 && errno != EINVAL)
 		die("write error: '%s': %s", o->final, strerror(errno));
 	if (close(o->fd) < 0)
 		die("write error: '%s': %s", o->final, strerror(errno));
+	if (o->direct) {
+		free(o);
+		return;
+	}
 	if (rename(temp_path, o->final) < 0)
 		die("cannot rename '%s' to '%s': %s", temp_path, o->final, strerror(errno));
 	temp_live = 0;
