@@ -2,6 +2,7 @@
  * xfer-pack: bring data in as an xfer stream: NumPy arrays, CSV/TSV, image datasets,
  * safetensors weights. Writes the stream to stdout. See xfer-pack(1).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,9 @@ static enum input_kind kind_of(const char *arg)
 {
 	struct stat st;
 
+	/* The kind comes from the name, and CSV files and image archives are read twice. */
+	if (!strcmp(arg, "-"))
+		usage_error("standard input is not supported: give a file name");
 	if (has_suffix(arg, ".npy") || has_suffix(arg, ".npz"))
 		return INPUT_ARRAYS;
 	if (has_suffix(arg, ".csv") || has_suffix(arg, ".tsv") || has_suffix(arg, ".csv.zst") || has_suffix(arg, ".tsv.zst"))
@@ -128,7 +132,7 @@ static enum input_kind kind_of(const char *arg)
 	if (has_suffix(arg, ".safetensors"))
 		return INPUT_SAFETENSORS;
 	if (stat(arg, &st) < 0)
-		die("cannot open '%s': no such file", arg);
+		die("cannot open '%s': %s", arg, strerror(errno));
 	return INPUT_IMAGES;
 }
 
@@ -142,7 +146,7 @@ static void collect_arrays(int argc, char **argv, struct pack_opts *o)
 		char *eq = strchr(argv[i], '=');
 		struct xf_pack_array *a = &o->arrays[o->n_arrays++];
 
-		if (kind_of(eq ? eq + 1 : argv[i]) != INPUT_ARRAYS)
+		if (kind_of(argv[i]) != INPUT_ARRAYS)
 			usage_error("'%s': arrays (.npy, .npz) cannot be mixed with other inputs", argv[i]);
 		a->path = eq ? eq + 1 : argv[i];
 		if (eq)
@@ -156,7 +160,8 @@ static void collect_arrays(int argc, char **argv, struct pack_opts *o)
 static int pack_inputs(int argc, char **argv, struct pack_opts *o, struct xf_header *h, struct xf_writer *w,
 		       struct xf_err *err)
 {
-	enum input_kind kind = kind_of(strchr(argv[0], '=') ? strchr(argv[0], '=') + 1 : argv[0]);
+	/* The whole argument: NAME= is split off only for arrays, and a directory may hold '='. */
+	enum input_kind kind = kind_of(argv[0]);
 
 	if (kind != INPUT_ARRAYS && argc > 1)
 		usage_error("one CSV, image or safetensors input at a time");

@@ -1,4 +1,5 @@
 /* pack: arrays, CSV, image datasets and safetensors into xfer streams; see pack.h. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,11 +164,27 @@ int xf_pack_arrays(const struct xf_pack_array *arrays, int n, struct xf_header *
 	return rc;
 }
 
+/* The graph JSON of --arch. Opened here: json_load_file reports a missing file as "line -1". */
+static int load_arch(const char *path, json_t **graph, struct xf_err *err)
+{
+	json_error_t jerr;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return xf_err_set(err, XF_E_IO, "cannot open '%s': %s", path, strerror(errno));
+	*graph = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*graph && ferror(f))   /* a read error (a directory, say) reads as "end of file" to jansson */
+		xf_err_set(err, XF_E_IO, "cannot read '%s': %s", path, strerror(errno));
+	else if (!*graph)
+		xf_err_set(err, XF_E_FORMAT, "%s: line %d, column %d: %s", path, jerr.line, jerr.column, jerr.text);
+	fclose(f);
+	return *graph ? 0 : -1;
+}
+
 int xf_pack_safetensors(const char *path, const char *arch_path, struct xf_header *h, struct xf_writer *w,
 			struct xf_err *err)
 {
 	struct xf_safetensors *st;
-	json_error_t jerr;
 	int rc = 0;
 
 	if (xf_safetensors_open(path, &st, err) < 0)
@@ -181,8 +198,8 @@ int xf_pack_safetensors(const char *path, const char *arch_path, struct xf_heade
 		xf_safetensors_info(st, i, &dtype, &ndim, shape);
 		rc = xf_header_add_field(h, xf_safetensors_name(st, i), dtype, ndim, shape, err);
 	}
-	if (rc == 0 && arch_path && !(h->graph = json_load_file(arch_path, JSON_REJECT_DUPLICATES, &jerr)))
-		rc = xf_err_set(err, XF_E_FORMAT, "%s: line %d, column %d: %s", arch_path, jerr.line, jerr.column, jerr.text);
+	if (rc == 0 && arch_path)
+		rc = load_arch(arch_path, &h->graph, err);
 	if (rc == 0 && h->graph && xf_graph_check(h->graph, h, err) < 0)
 		rc = xf_err_prefix(err, "%s", arch_path);
 	if (rc == 0)

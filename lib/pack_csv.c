@@ -50,6 +50,10 @@ static int read_head(struct table *t, struct xf_csv *csv, const struct xf_pack_c
 		return xf_err_set(err, XF_E_USAGE, "%s: no column '%s' for --label-column", t->path, o->label_column);
 	if (o->id_column && t->id_col < 0)
 		return xf_err_set(err, XF_E_USAGE, "%s: no column '%s' for --id-column", t->path, o->id_column);
+	/* One column cannot be both: a row is converted cell by cell, each cell to one field. */
+	if (t->label_col >= 0 && t->label_col == t->id_col)
+		return xf_err_set(err, XF_E_USAGE, "%s: --label-column and --id-column both name '%s'", t->path,
+				  o->label_column);
 	t->n_features = t->n_cols - (t->label_col >= 0) - (t->id_col >= 0);
 	if (t->n_features < 1)
 		return xf_err_set(err, XF_E_FORMAT, "%s: no feature columns left", t->path);
