@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "safetensors.h"
 
 #define METADATA_KEY "__metadata__"
@@ -101,26 +102,6 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t off, struct xf_err
 					  "from byte %llu", (unsigned long long)(off + done), len,
 					  (unsigned long long)off);
 		done += (size_t)r;
-	}
-	return 0;
-}
-
-static int write_all(int fd, const void *buf, size_t len, struct xf_err *err)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return xf_err_set(err, errno == EPIPE ? XF_E_PIPE : XF_E_IO, "write error: %s",
-					  strerror(errno));
-		if (w == 0)
-			return xf_err_set(err, XF_E_IO, "write error: no progress");
-		p += w;
-		len -= (size_t)w;
 	}
 	return 0;
 }
@@ -574,11 +555,11 @@ static int write_tensor(int fd, const struct xf_tensor *t, struct xf_err *err)
 	int rc;
 
 	if (xf_tensor_is_contiguous(t) && host_is_little_endian())
-		return write_all(fd, t->data, xf_tensor_bytes(t), err);
+		return xf_write_all(fd, t->data, xf_tensor_bytes(t), "safetensors output", err);
 	if (xf_tensor_copy(t, &tmp, err) < 0)
 		return -1;
 	swap_if_big_endian(&tmp);
-	rc = write_all(fd, tmp.data, xf_tensor_bytes(&tmp), err);
+	rc = xf_write_all(fd, tmp.data, xf_tensor_bytes(&tmp), "safetensors output", err);
 	xf_tensor_release(&tmp);
 	return rc;
 }
@@ -595,7 +576,7 @@ int xf_safetensors_write(int fd, int n, const char *const *names, const struct x
 	assert(n == 0 || (names && tensors));
 	if (build_header(n, names, tensors, metadata, &header, &len, err) < 0)
 		return -1;
-	rc = write_all(fd, header, len, err);
+	rc = xf_write_all(fd, header, len, "safetensors output", err);
 	free(header);
 	for (int i = 0; i < n && rc == 0; i++)
 		if (write_tensor(fd, &tensors[i], err) < 0)
