@@ -406,6 +406,7 @@ struct xf_npy_reader {
 	int64_t n_rows;           /* shape[0], or 1 for a 0-d array */
 	int64_t rows_done;        /* rows returned so far */
 	bool whole;               /* 0-d, or Fortran order with 2+ dimensions: read in one piece */
+	struct xf_tensor held;    /* such a whole array, handed out by rows */
 	bool started;             /* data reading has begun */
 };
 
@@ -486,6 +487,9 @@ static int check_layout(struct xf_npy_reader *r, struct xf_err *err)
 				  (unsigned long long)in->data_bytes, (unsigned long long)r->limit);
 	r->row_bytes = row * per;
 	r->n_rows = in->ndim ? in->shape[0] : 1;
+	if (r->row_bytes == 0 && r->n_rows > XF_NPY_MAX_EMPTY_ROWS)
+		return xf_err_set(err, XF_E_LIMIT, "%lld rows of 0 bytes (at most %lld)", (long long)r->n_rows,
+				  (long long)XF_NPY_MAX_EMPTY_ROWS);
 	r->whole = in->ndim == 0 || (in->fortran_order && in->ndim >= 2);
 	return 0;
 }
@@ -529,6 +533,7 @@ static struct xf_npy_reader *open_reader(xf_read_fn read, void *ctx, char *where
 		return NULL;
 	}
 	r->read = read, r->ctx = ctx, r->where = where, r->limit = limit;
+	xf_tensor_init(&r->held);
 	if (read_header(r, err) < 0) {
 		xf_err_prefix(err, "%s", where);
 		xf_npy_reader_close(r);
@@ -552,6 +557,7 @@ void xf_npy_reader_close(struct xf_npy_reader *r)
 {
 	if (!r)
 		return;
+	xf_tensor_release(&r->held);
 	free(r->where);
 	free(r);
 }
@@ -753,6 +759,29 @@ static int read_whole(struct xf_npy_reader *r, struct xf_tensor *out, struct xf_
 	return rc;
 }
 
+/*
+ * Rows of an array that had to be read whole (Fortran order, 0-d): read it on the first call,
+ * then copy out the rows asked for, so callers see the same batches as for any other array.
+ */
+static int next_held(struct xf_npy_reader *r, int64_t rows, struct xf_tensor *out, struct xf_err *err)
+{
+	struct xf_tensor view;
+
+	if (!r->held.owner && read_whole(r, &r->held, err) < 0)
+		return -1;
+	if (r->info.ndim == 0 || (r->rows_done == 0 && rows == r->n_rows)) {
+		*out = r->held;
+		xf_tensor_init(&r->held);
+		return 0;
+	}
+	xf_tensor_rows(&r->held, r->rows_done, r->rows_done + rows, &view);
+	if (xf_tensor_copy(&view, out, err) < 0)
+		return -1;
+	if (r->rows_done + rows == r->n_rows)
+		xf_tensor_release(&r->held);
+	return 0;
+}
+
 int64_t xf_npy_read_rows(struct xf_npy_reader *r, int64_t max_rows, struct xf_tensor *out,
 			 struct xf_err *err)
 {
@@ -766,9 +795,9 @@ int64_t xf_npy_read_rows(struct xf_npy_reader *r, int64_t max_rows, struct xf_te
 	r->started = true;
 	if (rows == 0)
 		return 0;
-	if (!r->whole && rows > max_rows)
+	if (rows > max_rows)
 		rows = max_rows;
-	rc = r->whole ? read_whole(r, out, err) : read_chunk(r, rows, out, err);
+	rc = r->whole ? next_held(r, rows, out, err) : read_chunk(r, rows, out, err);
 	if (rc < 0)
 		return xf_err_prefix(err, "%s", r->where);
 	r->rows_done += rows;

@@ -37,6 +37,7 @@ typedef long (*xf_read_fn)(void *ctx, void *buf, size_t n, struct xf_err *err);
 #define XF_NPY_MAX_STR_CHARS (1 << 24)          /* n in '<U{n}' / '|S{n}' accepted and written */
 #define XF_NPY_HEADER_SIZE 256                  /* a buffer this big holds any header xf_npy_header makes */
 #define XF_NPZ_MAX_MEMBER ((uint64_t)16 << 30)  /* data bytes of one .npz member: 16 GiB */
+#define XF_NPY_MAX_EMPTY_ROWS ((int64_t)1 << 32) /* rows in an [n, 0] array: no data bounds them */
 
 /* What a .npy header declares. */
 struct xf_npy_info {
@@ -65,7 +66,8 @@ int xf_npy_parse_header(const char *text, size_t len, struct xf_npy_info *out, s
  * Reader over a byte source. Open reads and checks the preamble and header: bad magic,
  * version other than 1.0/2.0/3.0, a header longer than XF_NPY_MAX_HEADER (XF_E_LIMIT), a
  * shape whose bytes overflow (XF_E_LIMIT, checked with xf_shape_bytes), string arrays that are
- * not 1-D. name is used only for messages ("'name': ..."); read/ctx must outlive the reader.
+ * not 1-D, more than XF_NPY_MAX_EMPTY_ROWS rows of 0 bytes (XF_E_LIMIT: streaming them would
+ * take forever). name is used only for messages ("'name': ..."); read/ctx must outlive the reader.
  * Returns NULL with err filled on failure.
  */
 struct xf_npy_reader;
@@ -78,8 +80,9 @@ const struct xf_npy_info *xf_npy_reader_info(const struct xf_npy_reader *r);
  * [rows, shape[1:]]. Returns rows read (always min(max_rows, rows left)), 0 at the end (out
  * left empty), -1 on error. Memory grows with the bytes actually read, never with what the
  * header claims. A source that ends early is XF_E_FORMAT "'x.npy': truncated: header declares
- * N rows of B bytes, data ends after M rows". A 0-d array and a Fortran-order array of 2+
- * dimensions are returned whole by the first call (which returns 1 for 0-d).
+ * N rows of B bytes, data ends after M rows". A Fortran-order array of 2+ dimensions is read
+ * whole (and transposed) by the first call, then handed out by rows; a 0-d array counts as
+ * one row and comes back as a 0-d tensor.
  */
 int64_t xf_npy_read_rows(struct xf_npy_reader *r, int64_t max_rows, struct xf_tensor *out,
 			 struct xf_err *err);
