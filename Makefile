@@ -91,17 +91,14 @@ tests/fuzz/fuzz-reader: tests/fuzz/fuzz-reader.c $(LIB_SRC)
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(MSGPACK_CFLAGS) \
 	  $(BLAS_CFLAGS) $(DEP_CFLAGS) -o $@ $^ $(ALL_LIBS)
 
-lib/xfer.pc: lib/xfer.pc.in Makefile
-	$(call say,GEN,$@)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
-
-install: all lib/xfer.pc
+install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 	  $(DESTDIR)$(INCLUDEDIR)/xfer $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)
 	install -m 644 lib/libxfer.a $(DESTDIR)$(LIBDIR)
 	install -m 644 lib/*.h $(DESTDIR)$(INCLUDEDIR)/xfer
-	install -m 644 lib/xfer.pc $(DESTDIR)$(PKGCONFIGDIR)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	  -e 's|@VERSION@|$(VERSION)|' lib/xfer.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/xfer.pc
 	for page in $(wildcard bin/*.1); do \
 	  install -m 644 $$page $(DESTDIR)$(MANDIR)/man1/xfer-$$(basename $$page); done
 
@@ -111,7 +108,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/xfer
 
 clean:
-	rm -f lib/*.o lib/*.d bin/*.o bin/*.d tests/*/*.o tests/*/*.d lib/libxfer.a lib/xfer.pc \
+	rm -f lib/*.o lib/*.d bin/*.o bin/*.d tests/*/*.o tests/*/*.d lib/libxfer.a \
 	  $(PROGRAMS) $(UNIT_BIN) $(HELPERS) tests/fuzz/fuzz-reader
 	rm -rf tests/out
 

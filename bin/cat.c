@@ -35,6 +35,7 @@ static const char help[] =
 	"      --shard I/N       shard I of N (0 <= I < N): a contiguous block, shards differ in\n"
 	"                        size by at most one row; needs files (rows are counted first)\n"
 	"      --fields LIST     only these fields (or model tensors), in this order: x,y\n"
+	"                        (a model keeps its graph only when all its tensors are kept)\n"
 	"Common options:\n"
 	"  -o, --output FILE     write FILE (through a temporary, renamed on success)\n"
 	"  -z, --zstd[=LEVEL]    compress the output stream with zstd (default level 3; on for *.zst)\n"
@@ -57,11 +58,18 @@ enum { OPT_INFO = PROG_OPT_FIRST_FREE, OPT_CHECK, OPT_TO, OPT_HEAD, OPT_ROWS, OP
 struct cat_opts {
 	struct prog_common common;
 	struct xf_catout_opts out;
-	bool has_rows;
+	bool has_head, has_rows;
 	const char *shard;
 	char **inputs;
 	int n_inputs;
 };
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && !strcmp(s + n - k, suffix);
+}
 
 static void parse_options(int argc, char **argv, struct cat_opts *o)
 {
@@ -89,7 +97,7 @@ static void parse_options(int argc, char **argv, struct cat_opts *o)
 			break;
 		case OPT_HEAD:
 			o->out.rows.end = prog_parse_int("--head", optarg, 0, INT64_MAX);
-			o->has_rows = true;
+			o->has_head = true;
 			break;
 		case OPT_ROWS:
 			if (xf_rowsel_parse(optarg, &o->out.rows, &err) < 0)
@@ -104,7 +112,11 @@ static void parse_options(int argc, char **argv, struct cat_opts *o)
 		usage_error("give at most one of --info, --check and --to");
 	if (o->common.zstd_level && o->out.mode != XF_CATOUT_STREAM)
 		usage_error("-z compresses streams; it does not apply to --info, --check or --to");
-	if (o->has_rows && o->shard)
+	if (o->out.mode != XF_CATOUT_STREAM && o->common.output && has_suffix(o->common.output, ".zst"))
+		usage_error("-o NAME.zst compresses streams; it does not apply to --info, --check or --to");
+	if (o->has_head && o->has_rows)
+		usage_error("give --head or --rows, not both");
+	if ((o->has_head || o->has_rows) && o->shard)
 		usage_error("--shard cannot be combined with --head or --rows");
 	o->inputs = optind < argc ? argv + optind : stdin_only;
 	o->n_inputs = optind < argc ? argc - optind : 1;
@@ -174,7 +186,7 @@ static bool cat_one_input(const char *path, struct xf_catout *out, struct prog_p
 
 int main(int argc, char **argv)
 {
-	struct cat_opts o = { PROG_COMMON_INIT, XF_CATOUT_OPTS_INIT, false, NULL, NULL, 0 };
+	struct cat_opts o = { PROG_COMMON_INIT, XF_CATOUT_OPTS_INIT, false, false, NULL, NULL, 0 };
 	struct prog_progress *progress;
 	struct prog_output *output;
 	struct xf_err err = XF_ERR_INIT;

@@ -84,10 +84,10 @@ static bool same_classes(const struct xf_header *a, const struct xf_header *b)
 	       (!json_object_get(a->meta, "classes") && !json_object_get(b->meta, "classes"));
 }
 
-/* Whether a segment with header sel continues the current output rather than starting anew. */
+/* Whether a segment with header sel continues the current output rather than starting anew (models never do). */
 static bool continues(const struct xf_catout *c, const struct xf_header *sel)
 {
-	return c->open && xf_header_compatible(&c->out, sel) && same_classes(&c->out, sel);
+	return c->open && sel->kind != XF_KIND_MODEL && xf_header_compatible(&c->out, sel) && same_classes(&c->out, sel);
 }
 
 static int begin_stream_segment(struct xf_catout *c, struct xf_header *sel, struct xf_err *err)
@@ -104,6 +104,9 @@ static int begin_export(struct xf_catout *c, const struct xf_header *sel, struct
 {
 	bool text = c->o.mode == XF_CATOUT_CSV || c->o.mode == XF_CATOUT_JSONL;
 
+	if (c->open && sel->kind == XF_KIND_MODEL)
+		return xf_err_set(err, XF_E_FORMAT, "segment %lld is a second model: an export holds one",
+				  (long long)c->segments_in);
 	if (c->open)
 		return xf_err_set(err, XF_E_FORMAT, "segment %lld has other fields than the first: an export holds one table",
 				  (long long)c->segments_in);
@@ -257,6 +260,11 @@ static int info_fields(struct xf_catout *c, const struct xf_header *h, struct xf
 	return rc;
 }
 
+static const char *str_or(const json_t *s, const char *fallback)
+{
+	return json_is_string(s) ? json_string_value(s) : fallback;
+}
+
 static int info_meta(struct xf_catout *c, const struct xf_header *h, struct xf_err *err)
 {
 	json_t *history = json_object_get(h->meta, "history"), *rec, *classes = json_object_get(h->meta, "classes");
@@ -279,8 +287,8 @@ static int info_meta(struct xf_catout *c, const struct xf_header *h, struct xf_e
 		rc = say(c, err, "  history:\n");
 	json_array_foreach(history, i, rec) {
 		text = json_dumps(json_object_get(rec, "args"), JSON_COMPACT);
-		rc = rc ? rc : say(c, err, "    %s %s %.900s\n", json_string_value(json_object_get(rec, "prog")),
-				   json_string_value(json_object_get(rec, "version")), text ? text : "");
+		rc = rc ? rc : say(c, err, "    %s %s %.900s\n", str_or(json_object_get(rec, "prog"), "?"),
+				   str_or(json_object_get(rec, "version"), "?"), text ? text : "");
 		free(text);
 	}
 	return rc;
@@ -313,8 +321,10 @@ bool xf_catout_frame(struct xf_catout *c, const struct xf_header *h, const struc
 	}
 	if (rc < 0)
 		return false;
-	/* info and check read to the end: they describe and validate all of it */
-	return c->o.mode == XF_CATOUT_INFO || c->o.mode == XF_CATOUT_CHECK || !xf_rowsel_done(&c->o.rows);
+	/* info and check read to the end: they describe and validate all of it; rows do not
+	 * select a model's tensors, so a model segment once begun is finished */
+	return c->o.mode == XF_CATOUT_INFO || c->o.mode == XF_CATOUT_CHECK || !xf_rowsel_done(&c->o.rows) ||
+	       (h->kind == XF_KIND_MODEL && f->type != XF_FRAME_END);
 }
 
 static int export_held(struct xf_catout *c, struct xf_err *err)

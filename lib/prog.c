@@ -158,6 +158,14 @@ double prog_parse_double(const char *opt, const char *arg)
 	return v;
 }
 
+/* After --help or --version: exit 0 only if stdout took all of it. */
+__attribute__((noreturn)) static void exit_after_stdout(void)
+{
+	if (fflush(stdout) || ferror(stdout))
+		die("write error: <stdout>: %s", strerror(errno));
+	exit(0);
+}
+
 static int parse_zstd_level(const char *arg)
 {
 	return arg ? (int)prog_parse_int("--zstd", arg, -7, 19) : 3;
@@ -168,10 +176,10 @@ int prog_common_option(int opt, const char *arg, struct prog_common *c)
 	switch (opt) {
 	case 'h':
 		fputs(prog_help, stdout);
-		exit(fflush(stdout) || ferror(stdout) ? 1 : 0);
+		exit_after_stdout();
 	case 'V':
 		printf("%s (xfer) %s\n", prog_name, XF_VERSION);
-		exit(0);
+		exit_after_stdout();
 	case 'v': display_level++; return 1;
 	case 'q': display_level = 0; return 1;
 	case 'o': c->output = arg; return 1;

@@ -156,9 +156,10 @@ static int parse_field(struct xf_reader *r, const msgpack_object *key, const msg
 
 	if (xf_mp_str_copy(key, name, sizeof(name)) < 0 || !name[0])
 		return fail(r, err, XF_E_FORMAT, "field name is not a str of 1 to %d bytes", XF_MAX_NAME);
-	if (!dtype || xf_mp_str_copy(dtype, dtype_name, sizeof(dtype_name)) < 0 ||
-	    xf_dtype_parse(dtype_name, &dt) < 0 || dtype_name[0] == '>')
-		return fail(r, err, XF_E_FORMAT, "field '%s': missing or unknown dtype", name);
+	if (!dtype || xf_mp_str_copy(dtype, dtype_name, sizeof(dtype_name)) < 0)
+		return fail(r, err, XF_E_FORMAT, "field '%s': dtype missing or not a short str", name);
+	if (xf_dtype_parse(dtype_name, &dt) < 0 || dtype_name[0] == '>')
+		return fail(r, err, XF_E_FORMAT, "field '%s': unknown dtype '%s'", name, dtype_name);
 	if (!shape || shape->type != MSGPACK_OBJECT_ARRAY || shape->via.array.size > (uint32_t)max_ndim)
 		return fail(r, err, XF_E_FORMAT, "field '%s': shape must be an array of at most %d sizes",
 			    name, max_ndim);
@@ -252,6 +253,8 @@ static int parse_header(struct xf_reader *r, const msgpack_object *frame, struct
 		return fail(r, err, XF_E_FORMAT, "only model headers have a 'graph'");
 	if (parse_fields(r, xf_mp_get(frame, "fields"), err) < 0)
 		return -1;
+	if (r->header.kind != XF_KIND_MODEL && r->header.n_fields == 0)
+		return fail(r, err, XF_E_FORMAT, "a %s header must declare at least one field", kind_name);
 	if (meta ? json_of(r, meta, "meta", &r->header.meta, err) < 0 : !(r->header.meta = json_object()))
 		return -1;
 	if (graph && json_of(r, graph, "graph", &r->header.graph, err) < 0)

@@ -74,11 +74,31 @@ bool xf_rowsel_done(const struct xf_rowsel *s)
 	return s->seen >= s->end;
 }
 
+/* Add the field called name to out, unless it is unknown or already there. */
+static int select_one(const struct xf_header *h, const char *name, struct xf_header *out, int *index,
+		      struct xf_err *err)
+{
+	int k = xf_header_find(h, name);
+	const struct xf_field *f;
+
+	if (k < 0)
+		return xf_err_set(err, XF_E_FORMAT, "no field '%s' (the stream has %d fields)", name, h->n_fields);
+	for (int i = 0; i < out->n_fields; i++)
+		if (index[i] == k)
+			return xf_err_set(err, XF_E_USAGE, "field '%s' is named twice", name);
+	f = &h->fields[k];
+	if (xf_header_add_field(out, f->name, f->dtype, f->ndim, f->shape, err) < 0)
+		return -1;
+	index[out->n_fields - 1] = k;
+	return 0;
+}
+
 int xf_header_select(const struct xf_header *h, const char *names, struct xf_header *out, int *index,
 		     struct xf_err *err)
 {
 	struct xf_header all = *h;
 	char *list, *tok, *save = NULL;
+	int rc = 0;
 
 	all.n_fields = 0, all.fields = NULL;
 	if (xf_header_copy(&all, out, err) < 0)
@@ -95,23 +115,19 @@ int xf_header_select(const struct xf_header *h, const char *names, struct xf_hea
 	}
 	if (!(list = strdup(names)))
 		return xf_err_nomem(err, strlen(names));
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		int k = xf_header_find(h, tok);
-		const struct xf_field *f;
-
-		if (k < 0) {
-			xf_err_set(err, XF_E_FORMAT, "no field '%s' (the stream has %d fields)", tok, h->n_fields);
-			goto fail;
-		}
-		f = &h->fields[k];
-		if (out->n_fields >= h->n_fields || xf_header_add_field(out, f->name, f->dtype, f->ndim, f->shape, err) < 0)
-			goto fail;
-		index[out->n_fields - 1] = k;
+	for (tok = strtok_r(list, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save))
+		rc = select_one(h, tok, out, index, err);
+	if (rc == 0 && out->n_fields == 0)
+		rc = xf_err_set(err, XF_E_USAGE, "no field named in '%s'", names);
+	free(list);
+	if (rc < 0) {
+		xf_header_release(out);
+		return -1;
 	}
-	free(list);
+	/* a graph whose weights are not all kept no longer describes the tensors */
+	if (out->n_fields < h->n_fields && out->graph) {
+		json_decref(out->graph);
+		out->graph = NULL;
+	}
 	return 0;
-fail:
-	free(list);
-	xf_header_release(out);
-	return -1;
 }

@@ -26,7 +26,9 @@ bool xf_rowsel_done(const struct xf_rowsel *s);
 
 /*
  * A header with only the named fields, in the order named (names is a comma-separated list,
- * NULL = all); index[k] receives the source field of output field k.
+ * NULL = all); index[k] receives the source field of output field k. An unknown name is a
+ * format error, a name given twice or an empty list a usage error. A model's graph is kept
+ * only when every tensor is: it would name tensors that are no longer there.
  */
 int xf_header_select(const struct xf_header *h, const char *names, struct xf_header *out, int *index,
 		     struct xf_err *err);

@@ -103,6 +103,7 @@ int xf_csv_write_header(struct xf_sink *out, const struct xf_header *h, struct x
 {
 	struct line l = { 0 };
 	char buf[XF_MAX_NAME + 24];
+	int64_t col = 0;             /* a field of per-row size 0 has no column */
 	int rc;
 
 	for (int i = 0; i < h->n_fields; i++) {
@@ -110,7 +111,7 @@ int xf_csv_write_header(struct xf_sink *out, const struct xf_header *h, struct x
 		int64_t n = xf_shape_count(f->ndim, f->shape);
 
 		for (int64_t k = 0; k < n; k++) {
-			if (i || k)
+			if (col++)
 				put(&l, ",", 1);
 			if (f->ndim)
 				snprintf(buf, sizeof(buf), "%s_%lld", f->name, (long long)k);
@@ -132,11 +133,13 @@ int xf_csv_write_rows(struct xf_sink *out, const struct xf_header *h, const stru
 	int rc = 0;
 
 	for (int64_t r = from; r < from + n && rc == 0; r++) {
+		int64_t col = 0;
+
 		for (int i = 0; i < h->n_fields; i++) {
 			int64_t per_row = xf_shape_count(h->fields[i].ndim, h->fields[i].shape);
 
 			for (int64_t k = 0; k < per_row; k++) {
-				if (i || k)
+				if (col++)
 					put(&l, ",", 1);
 				if (cols[i].dtype == XF_DTYPE_STR)
 					put_csv_string(&l, ((char **)cols[i].data)[r]);

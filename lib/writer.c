@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph.h"
 #include "mp.h"
 #include "ndarray.h"
 #include "writer.h"
@@ -175,6 +176,10 @@ int xf_writer_begin(struct xf_writer *w, const struct xf_header *h, struct xf_er
 		return xf_err_set(err, XF_E_USAGE, "writer used after a failure");
 	if (h->n_fields > XF_MAX_FIELDS)
 		return xf_err_set(err, XF_E_LIMIT, "%d fields (at most %d)", h->n_fields, XF_MAX_FIELDS);
+	if (h->kind != XF_KIND_MODEL && h->n_fields == 0)
+		return xf_err_set(err, XF_E_USAGE, "a %s segment needs at least one field", xf_kind_name(h->kind));
+	if (h->graph && xf_graph_check(h->graph, h, err) < 0)
+		return -1;
 	if (w->in_segment && xf_writer_end(w, err) < 0)
 		return -1;
 	free_pending(w);
