@@ -84,7 +84,7 @@ FUZZ_SECONDS ?= 60
 fuzz: tests/fuzz/fuzz-reader
 	@mkdir -p tests/out/fuzz-corpus
 	tests/fuzz/fuzz-reader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
-	  -malloc_limit_mb=256 tests/out/fuzz-corpus tests/fuzz/corpus
+	  -malloc_limit_mb=256 tests/out/fuzz-corpus tests/fuzz/corpus schemas/examples
 
 tests/fuzz/fuzz-reader: tests/fuzz/fuzz-reader.c $(LIB_SRC)
 	$(call say,FUZZ,$@)clang -std=c11 -D_GNU_SOURCE -DXF_VERSION='"$(VERSION)"' -Ilib -g -O1 \

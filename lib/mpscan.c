@@ -103,15 +103,15 @@ int xf_mpscan_feed(struct xf_mpscan *s, const unsigned char *p, size_t len, size
 		}
 		if (payload > max_bytes || children > max_bytes || s->pos + head + payload > max_bytes) {
 			*why = "frame exceeds the frame size limit";
-			return XF_MPSCAN_BAD;
+			return XF_MPSCAN_LIMIT;
 		}
 		if (++s->items > XF_MP_MAX_ITEMS) {
 			*why = "too many msgpack items in one frame";
-			return XF_MPSCAN_BAD;
+			return XF_MPSCAN_LIMIT;
 		}
 		if (children && s->depth == XF_MP_MAX_DEPTH) {
 			*why = "objects nested too deeply";
-			return XF_MPSCAN_BAD;
+			return XF_MPSCAN_LIMIT;
 		}
 		s->pending[s->depth]--;
 		s->pos += head + (size_t)payload;

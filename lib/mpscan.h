@@ -16,7 +16,8 @@
 enum xf_mpscan_result {
 	XF_MPSCAN_DONE = 1,      /* the object is complete: its size is state.pos */
 	XF_MPSCAN_MORE = 0,      /* incomplete: *need = a lower bound on its size */
-	XF_MPSCAN_BAD = -1,      /* invalid or over a limit; *why says which */
+	XF_MPSCAN_BAD = -1,      /* invalid msgpack; *why says what */
+	XF_MPSCAN_LIMIT = -2,    /* over a size, item or depth limit; *why says which */
 };
 
 struct xf_mpscan {

@@ -138,7 +138,9 @@ static int buffer_frame(struct xf_reader *r, size_t *len, struct xf_err *err)
 			*len = scan.pos;
 			return 1;
 		case XF_MPSCAN_BAD:
-			return fail(r, err, why[0] == 'f' ? XF_E_LIMIT : XF_E_FORMAT, "%s", why);
+			return fail(r, err, XF_E_FORMAT, "%s", why);
+		case XF_MPSCAN_LIMIT:
+			return fail(r, err, XF_E_LIMIT, "%s", why);
 		}
 		if (r->end - r->start < need && r->eof)
 			return fail(r, err, XF_E_FORMAT, "truncated stream: input ends inside a frame");

@@ -55,10 +55,10 @@ static void test_mpscan(void)
 	xf_mpscan_init(&s);
 	is_int(xf_mpscan_feed(&s, bad, 2, 100, &need, &why), XF_MPSCAN_BAD, "0xc1 is BAD");
 	xf_mpscan_init(&s);
-	is_int(xf_mpscan_feed(&s, big, 5, 1 << 20, &need, &why), XF_MPSCAN_BAD, "an array of 2^32 items is BAD at once");
+	is_int(xf_mpscan_feed(&s, big, 5, 1 << 20, &need, &why), XF_MPSCAN_LIMIT, "an array of 2^32 items is over the limit at once");
 	memset(deep, 0x91, sizeof(deep));
 	xf_mpscan_init(&s);
-	is_int(xf_mpscan_feed(&s, deep, sizeof(deep), 1 << 20, &need, &why), XF_MPSCAN_BAD, "nesting 40 deep is BAD");
+	is_int(xf_mpscan_feed(&s, deep, sizeof(deep), 1 << 20, &need, &why), XF_MPSCAN_LIMIT, "nesting 40 deep is over the limit");
 }
 
 static void make_header(struct xf_header *h)
