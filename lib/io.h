@@ -42,7 +42,7 @@ struct xf_sink;
 
 struct xf_sink_opts {
 	int zstd_level;   /* 0: no compression; 1..19 (or negative fast levels): zstd */
-	int threads;      /* zstd worker threads; 0 or 1: compress in the calling thread */
+	int threads;      /* zstd worker threads (compressing alongside the caller); 0: in the calling thread */
 };
 
 /* A sink onto fd (not closed by the sink); name for messages. */
