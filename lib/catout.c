@@ -9,12 +9,6 @@
 #include "textout.h"
 #include "writer.h"
 
-/* Rows of one selected field held for an npy/npz export: copies of each batch's slice. */
-struct held {
-	struct xf_tensor *parts;
-	int n, cap;
-};
-
 struct xf_catout {
 	struct xf_catout_opts o;
 	struct xf_sink *sink;
@@ -25,7 +19,7 @@ struct xf_catout {
 	struct xf_tensor *views;      /* scratch: one slice view per out field */
 	struct xf_stats *stats;       /* info mode: per out field */
 	int64_t seg_rows, seg_batches;
-	struct held *held;            /* npy/npz: per out field */
+	struct xf_tensor_list *held;  /* npy/npz: per out field, copies of each batch's slice */
 	int64_t segments_in, rows_out;
 };
 
@@ -165,19 +159,14 @@ static int on_header(struct xf_catout *c, const struct xf_header *h, struct xf_e
 
 static int hold(struct xf_catout *c, int k, const struct xf_tensor *t, struct xf_err *err)
 {
-	struct held *h = &c->held[k];
+	struct xf_tensor copy;
 
-	if (h->n == h->cap) {
-		int cap = h->cap ? 2 * h->cap : 16;
-		struct xf_tensor *p = realloc(h->parts, cap * sizeof(*p));
-
-		if (!p)
-			return xf_err_nomem(err, cap * sizeof(*p));
-		h->parts = p, h->cap = cap;
-	}
-	if (xf_tensor_copy(t, &h->parts[h->n], err) < 0)
+	if (xf_tensor_copy(t, &copy, err) < 0)
 		return -1;
-	h->n++;
+	if (xf_tensor_list_take(&c->held[k], &copy, err) < 0) {
+		xf_tensor_release(&copy);
+		return -1;
+	}
 	return 0;
 }
 
@@ -335,7 +324,7 @@ static int export_held(struct xf_catout *c, struct xf_err *err)
 	if (!all)
 		return xf_err_nomem(err, 0);
 	for (int k = 0; k < c->out.n_fields && rc == 0; k++)
-		rc = xf_export_stack(&c->out, k, c->held[k].parts, c->held[k].n, &all[k], err);
+		rc = xf_export_stack(&c->out, k, c->held[k].items, c->held[k].n, &all[k], err);
 	if (rc == 0)
 		rc = c->o.mode == XF_CATOUT_NPY ? xf_export_npy(c->o.export_fd, c->o.export_name, &all[0], err)
 						 : xf_export_npz(c->o.export_fd, c->o.export_name, &c->out, all, err);
@@ -368,11 +357,8 @@ void xf_catout_free(struct xf_catout *c)
 {
 	if (!c)
 		return;
-	for (int k = 0; c->held && k < c->out.n_fields; k++) {
-		for (int i = 0; i < c->held[k].n; i++)
-			xf_tensor_release(&c->held[k].parts[i]);
-		free(c->held[k].parts);
-	}
+	for (int k = 0; c->held && k < c->out.n_fields; k++)
+		xf_tensor_list_release(&c->held[k]);
 	free(c->held);
 	xf_writer_free(c->writer);
 	xf_header_release(&c->out);

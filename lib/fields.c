@@ -5,8 +5,7 @@
 #include "fields.h"
 
 struct parts {
-	struct xf_tensor *t;
-	int n, cap;
+	struct xf_tensor_list batches;
 	struct xf_field decl;   /* the field as the first segment declared it */
 	int index;              /* its column in the current segment */
 };
@@ -35,21 +34,6 @@ static int on_header(const struct xf_reader *r, int n, const char *const *names,
 	return 0;
 }
 
-static int keep(struct parts *p, struct xf_tensor *col, struct xf_err *err)
-{
-	if (p->n == p->cap) {
-		int cap = p->cap ? 2 * p->cap : 16;
-		struct xf_tensor *t = realloc(p->t, cap * sizeof(*t));
-
-		if (!t)
-			return xf_err_nomem(err, cap * sizeof(*t));
-		p->t = t, p->cap = cap;
-	}
-	p->t[p->n++] = *col;
-	*col = (struct xf_tensor)XF_TENSOR_INIT; /* taken over */
-	return 0;
-}
-
 static int stack(struct parts *p, enum xf_dtype dtype, struct xf_tensor *out, struct xf_err *err)
 {
 	struct xf_tensor all = XF_TENSOR_INIT;
@@ -58,8 +42,8 @@ static int stack(struct parts *p, enum xf_dtype dtype, struct xf_tensor *out, st
 	int rc;
 
 	memcpy(shape + 1, p->decl.shape, p->decl.ndim * sizeof(shape[0]));
-	if (p->n)
-		rc = xf_tensor_concat_rows(p->t, p->n, &all, err);
+	if (p->batches.n)
+		rc = xf_tensor_concat_rows(p->batches.items, p->batches.n, &all, err);
 	else if (p->decl.dtype == XF_DTYPE_STR)
 		rc = xf_tensor_alloc_str(&all, 0, 0, &text, err);
 	else
@@ -75,11 +59,8 @@ static int stack(struct parts *p, enum xf_dtype dtype, struct xf_tensor *out, st
 
 static void free_parts(struct parts *p, int n)
 {
-	for (int i = 0; i < n; i++) {
-		for (int k = 0; k < p[i].n; k++)
-			xf_tensor_release(&p[i].t[k]);
-		free(p[i].t);
-	}
+	for (int i = 0; i < n; i++)
+		xf_tensor_list_release(&p[i].batches);
 	free(p);
 }
 
@@ -97,7 +78,7 @@ int xf_read_fields(struct xf_reader *r, int n, const char *const *names, const e
 		if (f.type == XF_FRAME_HEADER)
 			rc = on_header(r, n, names, p, !seen_header, err), seen_header = true;
 		for (int i = 0; f.type == XF_FRAME_BATCH && rc == 0 && i < n; i++)
-			rc = keep(&p[i], &f.cols[p[i].index], err);
+			rc = xf_tensor_list_take(&p[i].batches, &f.cols[p[i].index], err);
 		xf_frame_release(&f);
 	}
 	if (rc == 0 && got < 0)

@@ -215,7 +215,7 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 /*
- * -o PATH: a regular file is written through PATH.tmp.XXXXXX and renamed into place; a
+ * -o PATH: a regular file is written through a temporary PATH.tmp.* and renamed into place; a
  * symbolic link is followed, so the file it points at is replaced; a device or FIFO (e.g.
  * /dev/null) is written in place, since renaming over it would replace the device.
  */

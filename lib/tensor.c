@@ -317,6 +317,29 @@ int xf_tensor_concat_rows(const struct xf_tensor *parts, int n, struct xf_tensor
 	return 0;
 }
 
+int xf_tensor_list_take(struct xf_tensor_list *l, struct xf_tensor *t, struct xf_err *err)
+{
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 16;
+		struct xf_tensor *p = realloc(l->items, cap * sizeof(*p));
+
+		if (!p)
+			return xf_err_nomem(err, cap * sizeof(*p));
+		l->items = p, l->cap = cap;
+	}
+	l->items[l->n++] = *t;
+	xf_tensor_init(t);
+	return 0;
+}
+
+void xf_tensor_list_release(struct xf_tensor_list *l)
+{
+	for (int i = 0; i < l->n; i++)
+		xf_tensor_release(&l->items[i]);
+	free(l->items);
+	*l = (struct xf_tensor_list)XF_TENSOR_LIST_INIT;
+}
+
 double xf_tensor_get_f64(const struct xf_tensor *t, int64_t i)
 {
 	const void *p = (const char *)t->data + i * xf_dtype_size(t->dtype);

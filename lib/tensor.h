@@ -116,6 +116,19 @@ int xf_tensor_convert(const struct xf_tensor *src, enum xf_dtype dtype, struct x
  */
 int xf_tensor_concat_rows(const struct xf_tensor *parts, int n, struct xf_tensor *out, struct xf_err *err);
 
+/* A growable list of owned tensors, e.g. the batches of a column waiting to be stacked. */
+struct xf_tensor_list {
+	struct xf_tensor *items;  /* n tensors, each owned by the list */
+	int n, cap;
+};
+
+#define XF_TENSOR_LIST_INIT { NULL, 0, 0 }
+
+/* Append t, taking it over (t is reset); on failure t is left to the caller. */
+int xf_tensor_list_take(struct xf_tensor_list *l, struct xf_tensor *t, struct xf_err *err);
+/* Release every tensor and the list's storage. */
+void xf_tensor_list_release(struct xf_tensor_list *l);
+
 /* Element i (flat, row-major over a contiguous tensor) as double; not for STR. */
 double xf_tensor_get_f64(const struct xf_tensor *t, int64_t i);
 
