@@ -1,0 +1,119 @@
+/* linalg: OpenBLAS/LAPACKE wrappers and reference kernels; see linalg.h. */
+#include <cblas.h>
+#include <lapacke.h>
+#include <limits.h>
+#include <stdarg.h>
+
+#include "linalg.h"
+
+/* Every size passed to BLAS or LAPACK goes through here. */
+static int fits(struct xf_err *err, int n, ...)
+{
+	va_list ap;
+	int ok = 1;
+
+	va_start(ap, n);
+	for (int i = 0; i < n; i++) {
+		int64_t v = va_arg(ap, int64_t);
+
+		ok &= v >= 0 && v <= INT_MAX;
+	}
+	va_end(ap);
+	return ok ? 0 : xf_err_set(err, XF_E_LIMIT, "matrix too large for the BLAS integer type");
+}
+
+void xf_linalg_set_threads(int threads)
+{
+	if (threads > 0)
+		openblas_set_num_threads(threads);
+}
+
+int xf_linalg_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+		   const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c,
+		   int64_t ldc, struct xf_err *err)
+{
+	if (fits(err, 6, m, n, k, lda, ldb, ldc) < 0)
+		return -1;
+	if (m == 0 || n == 0)
+		return 0;
+	cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+		    (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+	return 0;
+}
+
+int xf_linalg_gram(int64_t n, int64_t d, double alpha, const double *a, int64_t lda, double beta, double *g,
+		   struct xf_err *err)
+{
+	if (fits(err, 3, n, d, lda) < 0)
+		return -1;
+	if (d == 0)
+		return 0;
+	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)n, alpha, a, (int)lda, beta, g, (int)d);
+	for (int64_t i = 0; i < d; i++)
+		for (int64_t j = 0; j < i; j++)
+			g[i * d + j] = g[j * d + i];
+	return 0;
+}
+
+static int lapack_status(int info, const char *what, struct xf_err *err)
+{
+	if (info == 0)
+		return 0;
+	if (info < 0)
+		return xf_err_set(err, XF_E_USAGE, "%s: argument %d is invalid", what, -info);
+	return xf_err_set(err, XF_E_FORMAT, "%s did not converge or the matrix is not positive definite (%d)",
+			  what, info);
+}
+
+int xf_linalg_eigh(double *a, int64_t d, double *w, struct xf_err *err)
+{
+	if (fits(err, 1, d) < 0)
+		return -1;
+	if (d == 0)
+		return 0;
+	return lapack_status(LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (int)d, a, (int)d, w), "eigendecomposition",
+			     err);
+}
+
+int xf_linalg_eigh_general(double *a, double *b, int64_t d, double *w, struct xf_err *err)
+{
+	if (fits(err, 1, d) < 0)
+		return -1;
+	if (d == 0)
+		return 0;
+	return lapack_status(LAPACKE_dsygvd(LAPACK_ROW_MAJOR, 1, 'V', 'U', (int)d, a, (int)d, b, (int)d, w),
+			     "generalised eigendecomposition", err);
+}
+
+int xf_linalg_cholesky(double *a, int64_t d, struct xf_err *err)
+{
+	if (fits(err, 1, d) < 0)
+		return -1;
+	if (d == 0)
+		return 0;
+	return lapack_status(LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (int)d, a, (int)d), "Cholesky factorisation", err);
+}
+
+int xf_linalg_cholesky_solve(const double *l, int64_t d, double *b, int64_t n_rhs, struct xf_err *err)
+{
+	if (fits(err, 2, d, n_rhs) < 0)
+		return -1;
+	if (d == 0 || n_rhs == 0)
+		return 0;
+	return lapack_status(LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'L', (int)d, (int)n_rhs, l, (int)d, b, (int)n_rhs),
+			     "Cholesky solve", err);
+}
+
+void xf_linalg_ref_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+			const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c,
+			int64_t ldc)
+{
+	for (int64_t i = 0; i < m; i++)
+		for (int64_t j = 0; j < n; j++) {
+			double s = 0;
+
+			for (int64_t p = 0; p < k; p++)
+				s += (trans_a ? a[p * lda + i] : a[i * lda + p]) * (trans_b ? b[j * ldb + p] : b[p * ldb + j]);
+			c[i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * c[i * ldc + j]);
+		}
+}
