@@ -74,6 +74,8 @@ int xf_read_fields(struct xf_reader *r, int n, const char *const *names, const e
 
 	for (int i = 0; i < n; i++)
 		xf_tensor_init(&out[i]);
+	if (rc == 0 && xf_reader_header(r)) /* the caller has read the header frame already */
+		rc = on_header(r, n, names, p, true, err), seen_header = true;
 	while (rc == 0 && (got = xf_reader_next(r, &f, err)) > 0) {
 		if (f.type == XF_FRAME_HEADER)
 			rc = on_header(r, n, names, p, !seen_header, err), seen_header = true;

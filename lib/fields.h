@@ -10,6 +10,7 @@
 
 /*
  * Read fields names[0..n) to the end of the stream into out[i], a contiguous tensor of shape
+ * (starting from the current segment when the caller has already read its header frame)
  * [rows, field shape] converted to dtypes[i] (XF_DTYPE_COUNT: keep the stream's dtype).
  * Errors: a field missing from a segment, differing declarations between segments, a model
  * segment, a conversion that does not fit, and every reader error. On error out[] is empty.

@@ -85,6 +85,18 @@ int xf_linalg_eigh_general(double *a, double *b, int64_t d, double *w, struct xf
 			     "generalised eigendecomposition", err);
 }
 
+int xf_linalg_svd(double *a, int64_t m, int64_t n, double *s, double *u, double *vt, struct xf_err *err)
+{
+	int64_t k = m < n ? m : n;
+
+	if (fits(err, 3, m, n, k) < 0)
+		return -1;
+	if (k == 0)
+		return 0;
+	return lapack_status(LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', (int)m, (int)n, a, (int)n, s, u, (int)k, vt, (int)n),
+			     "singular value decomposition", err);
+}
+
 int xf_linalg_cholesky(double *a, int64_t d, struct xf_err *err)
 {
 	if (fits(err, 1, d) < 0)

@@ -39,6 +39,12 @@ int xf_linalg_eigh(double *a, int64_t d, double *w, struct xf_err *err);
  */
 int xf_linalg_eigh_general(double *a, double *b, int64_t d, double *w, struct xf_err *err);
 
+/*
+ * Thin SVD of the m x n matrix a (destroyed): k = min(m, n) singular values s descending,
+ * u (m x k) and vt (k x n), row-major.
+ */
+int xf_linalg_svd(double *a, int64_t m, int64_t n, double *s, double *u, double *vt, struct xf_err *err);
+
 /* Cholesky A = L L^T in place (lower triangle); XF_E_FORMAT if A is not positive definite. */
 int xf_linalg_cholesky(double *a, int64_t d, struct xf_err *err);
 /* Solve A X = B for the n_rhs columns of B (d x n_rhs, row-major) given the Cholesky factor L. */

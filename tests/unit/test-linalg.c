@@ -94,11 +94,31 @@ static void test_cholesky_and_general(void)
 	ok(fabs(vtbv[0] - 1) < 1e-14 && fabs(vtbv[1]) < 1e-14 && fabs(vtbv[3] - 1) < 1e-14, "V^T B V = I");
 }
 
+static void test_svd(void)
+{
+	uint64_t st = 5;
+	int64_t m = 4, n = 7, k = 4;
+	double *a = random_matrix(m * n, &st), copy[28], s[4], u[16], vt[28], us[16], back[28];
+	struct xf_err err = XF_ERR_INIT;
+
+	for (int i = 0; i < m * n; i++)
+		copy[i] = a[i];
+	ok(xf_linalg_svd(copy, m, n, s, u, vt, &err) == 0, "thin SVD of a 4 x 7 matrix");
+	ok(s[0] >= s[1] && s[2] >= s[3] && s[3] > 0, "singular values descending");
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < k; j++)
+			us[i * k + j] = u[i * k + j] * s[j];
+	xf_linalg_ref_gemm(false, false, m, n, k, 1.0, us, k, vt, n, 0.0, back, n);
+	ok(max_diff(back, a, m * n) < 1e-13, "U diag(s) V^T gives the matrix back");
+	free(a);
+}
+
 int main(void)
 {
 	xf_linalg_set_threads(1);
 	test_gemm();
 	test_gram_and_eigh();
 	test_cholesky_and_general();
+	test_svd();
 	return done_testing();
 }

@@ -1,0 +1,272 @@
+/* score: the metric table, input checks and the shared cache; see score.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "linalg.h"
+#include "score_metrics.h"
+
+const struct xf_metric xf_metrics[] = {
+	{ "logme", XF_NEEDS_F | XF_NEEDS_Y, true, "LogME, the official fixed-point algorithm (You et al. 2021)",
+	  xf_metric_logme },
+	{ "logme_exact", XF_NEEDS_F | XF_NEEDS_Y, true, "LogME maximised to convergence with the full log|A|",
+	  xf_metric_logme_exact },
+	{ "hscore", XF_NEEDS_F | XF_NEEDS_Y, true, "H-score, tr(pinv(cov F) cov E[F|y]) (Bao et al. 2019)",
+	  xf_metric_hscore },
+	{ "hscore_shrinkage", XF_NEEDS_F | XF_NEEDS_Y, true,
+	  "H-score with the Ledoit-Wolf shrunk covariance (Ibrahim et al. 2022)", xf_metric_hscore_shrinkage },
+	{ "sfda", XF_NEEDS_F | XF_NEEDS_Y, true, "SFDA, shrinkage-LDA probabilities after ConfMix (Shao et al. 2022)",
+	  xf_metric_sfda },
+	{ "leep", XF_NEEDS_P | XF_NEEDS_Y, true, "LEEP, mean log expected empirical prediction (Nguyen et al. 2020)",
+	  xf_metric_leep },
+	{ "nce", XF_NEEDS_P | XF_NEEDS_Y, true, "NCE, -H(y | argmax P) (Tran et al. 2019)", xf_metric_nce },
+	{ "gbc", XF_NEEDS_F | XF_NEEDS_Y, true, "GBC, diagonal Gaussian Bhattacharyya class overlap (Pandy et al. 2022)",
+	  xf_metric_gbc },
+	{ "gbc_spherical", XF_NEEDS_F | XF_NEEDS_Y, true, "GBC as the official code's spherical default computes it",
+	  xf_metric_gbc_spherical },
+	{ "tmi", XF_NEEDS_F | XF_NEEDS_Y, true, "TMI, kNN estimate of H(X|Y) per kept class (Xu & Kang 2023)",
+	  xf_metric_tmi },
+	{ "accuracy", XF_NEEDS_P | XF_NEEDS_Y, true, "fraction of rows whose argmax P is the label", xf_metric_accuracy },
+	{ "nll", XF_NEEDS_P | XF_NEEDS_Y, false, "mean -log P[label], clipped as sklearn log_loss", xf_metric_nll },
+	{ NULL, 0, false, NULL, NULL },
+};
+
+const struct xf_metric *xf_metric_find(const char *name)
+{
+	for (const struct xf_metric *m = xf_metrics; m->name; m++)
+		if (!strcmp(m->name, name))
+			return m;
+	return NULL;
+}
+
+struct xf_score_cache {
+	const struct xf_score_data *data;
+	int64_t *counts;
+	double *mean, *class_means, *centred, *scatter;
+	double *eig_w, *eig_v;        /* of scatter */
+	double *gram_w, *gram_v;      /* of the uncentred Gram */
+};
+
+struct xf_score_cache *xf_score_cache_new(const struct xf_score_data *data, struct xf_err *err)
+{
+	struct xf_score_cache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		xf_err_nomem(err, sizeof(*c));
+	else
+		c->data = data;
+	return c;
+}
+
+void xf_score_cache_free(struct xf_score_cache *c)
+{
+	if (!c)
+		return;
+	free(c->counts);
+	free(c->mean);
+	free(c->class_means);
+	free(c->centred);
+	free(c->scatter);
+	free(c->eig_w);
+	free(c->eig_v);
+	free(c->gram_w);
+	free(c->gram_v);
+	free(c);
+}
+
+static double *alloc_doubles(int64_t n, struct xf_err *err)
+{
+	double *p = n > 0 && (uint64_t)n < SIZE_MAX / sizeof(double) ? calloc((size_t)n, sizeof(double)) : NULL;
+
+	if (!p)
+		xf_err_nomem(err, (size_t)n * sizeof(double));
+	return p;
+}
+
+static int check_labels(const struct xf_score_data *d, struct xf_err *err)
+{
+	int64_t populated = 0, *seen;
+
+	if (!d->y)
+		return xf_err_set(err, XF_E_USAGE, "no labels (field y)");
+	for (int64_t i = 0; i < d->n; i++)
+		if (d->y[i] < 0 || d->y[i] >= d->c)
+			return xf_err_set(err, XF_E_FORMAT, "label %lld of row %lld is out of range 0..%lld",
+					  (long long)d->y[i], (long long)i, (long long)d->c - 1);
+	if (!(seen = calloc(d->c + 1, sizeof(*seen))))
+		return xf_err_nomem(err, 0);
+	for (int64_t i = 0; i < d->n; i++)
+		populated += !seen[d->y[i]]++;
+	free(seen);
+	if (populated < 2)
+		return xf_err_set(err, XF_E_FORMAT, "all %lld rows have one label: scores need at least two classes",
+				  (long long)d->n);
+	return 0;
+}
+
+static int check_features(const struct xf_score_data *d, struct xf_err *err)
+{
+	if (!d->f || d->d == 0)
+		return xf_err_set(err, XF_E_USAGE, "no features (field x)");
+	for (int64_t i = 0; i < d->n * d->d; i++)
+		if (!isfinite(d->f[i]))
+			return xf_err_set(err, XF_E_FORMAT, "feature %lld of row %lld is %s", (long long)(i % d->d),
+					  (long long)(i / d->d), isnan(d->f[i]) ? "NaN" : "infinite");
+	return 0;
+}
+
+static int check_probabilities(const struct xf_score_data *d, struct xf_err *err)
+{
+	if (!d->p || d->cs == 0)
+		return xf_err_set(err, XF_E_USAGE, "no probabilities (field p)");
+	for (int64_t i = 0; i < d->n; i++) {
+		double sum = 0;
+
+		for (int64_t j = 0; j < d->cs; j++) {
+			double v = d->p[i * d->cs + j];
+
+			if (!(v >= 0 && v <= 1))
+				return xf_err_set(err, XF_E_FORMAT, "probability %lld of row %lld is %g", (long long)j,
+						  (long long)i, v);
+			sum += v;
+		}
+		if (fabs(sum - 1) > XF_SCORE_P_TOLERANCE)
+			return xf_err_set(err, XF_E_FORMAT, "probabilities of row %lld sum to %.6g, not 1 (tolerance %g)",
+					  (long long)i, sum, XF_SCORE_P_TOLERANCE);
+	}
+	return 0;
+}
+
+int xf_score_check(const struct xf_score_data *data, unsigned needs, struct xf_err *err)
+{
+	if (data->n < 2)
+		return xf_err_set(err, XF_E_FORMAT, "%lld rows: scores need at least two", (long long)data->n);
+	if ((needs & XF_NEEDS_Y) && check_labels(data, err) < 0)
+		return -1;
+	if ((needs & XF_NEEDS_F) && check_features(data, err) < 0)
+		return -1;
+	if ((needs & XF_NEEDS_P) && check_probabilities(data, err) < 0)
+		return -1;
+	return 0;
+}
+
+const int64_t *xf_score_counts(struct xf_score_cache *c, struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+
+	if (c->counts)
+		return c->counts;
+	if (!(c->counts = calloc(d->c + 1, sizeof(*c->counts)))) {
+		xf_err_nomem(err, 0);
+		return NULL;
+	}
+	for (int64_t i = 0; i < d->n; i++)
+		c->counts[d->y[i]]++;
+	return c->counts;
+}
+
+const double *xf_score_mean(struct xf_score_cache *c, struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+
+	if (c->mean || !(c->mean = alloc_doubles(d->d, err)))
+		return c->mean;
+	for (int64_t i = 0; i < d->n; i++)
+		for (int64_t j = 0; j < d->d; j++)
+			c->mean[j] += d->f[i * d->d + j];
+	for (int64_t j = 0; j < d->d; j++)
+		c->mean[j] /= (double)d->n;
+	return c->mean;
+}
+
+const double *xf_score_class_means(struct xf_score_cache *c, struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+	const int64_t *counts = xf_score_counts(c, err);
+
+	if (c->class_means || !counts || !(c->class_means = alloc_doubles(d->c * d->d, err)))
+		return c->class_means;
+	for (int64_t i = 0; i < d->n; i++)
+		for (int64_t j = 0; j < d->d; j++)
+			c->class_means[d->y[i] * d->d + j] += d->f[i * d->d + j];
+	for (int64_t k = 0; k < d->c; k++)
+		for (int64_t j = 0; counts[k] && j < d->d; j++)
+			c->class_means[k * d->d + j] /= (double)counts[k];
+	return c->class_means;
+}
+
+const double *xf_score_centred(struct xf_score_cache *c, struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+	const double *mean = xf_score_mean(c, err);
+
+	if (c->centred || !mean || !(c->centred = alloc_doubles(d->n * d->d, err)))
+		return c->centred;
+	for (int64_t i = 0; i < d->n; i++)
+		for (int64_t j = 0; j < d->d; j++)
+			c->centred[i * d->d + j] = d->f[i * d->d + j] - mean[j];
+	return c->centred;
+}
+
+const double *xf_score_scatter(struct xf_score_cache *c, struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+	const double *fc = xf_score_centred(c, err);
+
+	if (c->scatter || !fc || !(c->scatter = alloc_doubles(d->d * d->d, err)))
+		return c->scatter;
+	if (xf_linalg_gram(d->n, d->d, 1.0, fc, d->d, 0.0, c->scatter, err) < 0) {
+		free(c->scatter);
+		c->scatter = NULL;
+	}
+	return c->scatter;
+}
+
+/* Eigendecompose a copy of the d x d matrix m into *w and *v (allocated here). */
+static int eig_of(const double *m, int64_t d, double **w, double **v, struct xf_err *err)
+{
+	if (!(*w = alloc_doubles(d, err)) || !(*v = alloc_doubles(d * d, err)))
+		goto fail;
+	memcpy(*v, m, d * d * sizeof(double));
+	if (xf_linalg_eigh(*v, d, *w, err) == 0)
+		return 0;
+fail:
+	free(*w), free(*v);
+	*w = *v = NULL;
+	return -1;
+}
+
+int xf_score_scatter_eig(struct xf_score_cache *c, const double **w, const double **v, struct xf_err *err)
+{
+	const double *s = c->eig_v ? NULL : xf_score_scatter(c, err);
+
+	if (!c->eig_v && (!s || eig_of(s, c->data->d, &c->eig_w, &c->eig_v, err) < 0))
+		return -1;
+	*w = c->eig_w;
+	*v = c->eig_v;
+	return 0;
+}
+
+/* The uncentred Gram as scatter + n mean mean^T: one O(n d^2) product serves both. */
+int xf_score_gram_eig(struct xf_score_cache *c, const double **w, const double **v, struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+	const double *s = c->gram_v ? NULL : xf_score_scatter(c, err), *mean = xf_score_mean(c, err);
+	double *g;
+	int rc;
+
+	if (!c->gram_v) {
+		if (!s || !mean || !(g = alloc_doubles(d->d * d->d, err)))
+			return -1;
+		for (int64_t i = 0; i < d->d; i++)
+			for (int64_t j = 0; j < d->d; j++)
+				g[i * d->d + j] = s[i * d->d + j] + (double)d->n * mean[i] * mean[j];
+		rc = eig_of(g, d->d, &c->gram_w, &c->gram_v, err);
+		free(g);
+		if (rc < 0)
+			return -1;
+	}
+	*w = c->gram_w;
+	*v = c->gram_v;
+	return 0;
+}

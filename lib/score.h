@@ -1,0 +1,73 @@
+/*
+ * score: transferability metrics (xfer-score). The exact definitions, with the points where
+ * papers and reference code disagree, are in docs/scores.md; every metric here follows the
+ * variant named first there. Higher is better unless the metric's table entry says otherwise.
+ *
+ * Metrics read one struct xf_score_data (double precision) and share expensive work through
+ * a struct xf_score_cache (centred Gram matrix, class means, eigendecompositions), computed
+ * the first time a metric asks for it.
+ */
+#ifndef XF_SCORE_H
+#define XF_SCORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct xf_score_data {
+	int64_t n;            /* rows */
+	int64_t d;            /* feature dimensions; 0 when there are no features */
+	const double *f;      /* n x d features, row-major, finite; NULL when d = 0 */
+	const int64_t *y;     /* n labels in 0..c-1, or NULL */
+	int64_t c;            /* number of classes: max(y) + 1 */
+	const double *p;      /* n x cs source-model probabilities (rows sum to 1), or NULL */
+	int64_t cs;           /* source classes */
+	int threads;          /* workers for metrics that split their own loops (0: all cores) */
+};
+
+enum xf_score_needs { XF_NEEDS_F = 1 << 0, XF_NEEDS_Y = 1 << 1, XF_NEEDS_P = 1 << 2 };
+
+struct xf_score_cache;
+
+/* A metric: compute fills *out or returns -1 with err. */
+struct xf_metric {
+	const char *name;           /* as given to --metric */
+	unsigned needs;             /* enum xf_score_needs bits */
+	bool higher_is_better;
+	const char *summary;        /* one line for --help and docs */
+	int (*compute)(const struct xf_score_data *data, struct xf_score_cache *cache, double *out,
+		       struct xf_err *err);
+};
+
+/* The table of metrics, in the order --metric all computes them; NULL-name terminated. */
+extern const struct xf_metric xf_metrics[];
+const struct xf_metric *xf_metric_find(const char *name);
+
+/*
+ * Check data for a metric's needs: labels present and in range with at least two classes
+ * populated, features finite, probabilities non-negative with rows summing to 1 within
+ * XF_SCORE_P_TOLERANCE. Returns -1 with a message naming the problem.
+ */
+#define XF_SCORE_P_TOLERANCE 1e-3
+int xf_score_check(const struct xf_score_data *data, unsigned needs, struct xf_err *err);
+
+struct xf_score_cache *xf_score_cache_new(const struct xf_score_data *data, struct xf_err *err);
+void xf_score_cache_free(struct xf_score_cache *cache);
+
+/*
+ * Shared pieces, computed on first request and kept until the cache is freed; NULL with err
+ * on failure. Shapes: counts[c]; class_means[c x d] (zero rows for empty classes); mean[d];
+ * centred[n x d] = F - mean; scatter[d x d] = centred^T centred (the centred Gram);
+ * scatter_eig: eigenvalues ascending (w[d]) and eigenvectors as columns (v[d x d]) of scatter.
+ */
+const int64_t *xf_score_counts(struct xf_score_cache *cache, struct xf_err *err);
+const double *xf_score_class_means(struct xf_score_cache *cache, struct xf_err *err);
+const double *xf_score_mean(struct xf_score_cache *cache, struct xf_err *err);
+const double *xf_score_centred(struct xf_score_cache *cache, struct xf_err *err);
+const double *xf_score_scatter(struct xf_score_cache *cache, struct xf_err *err);
+int xf_score_scatter_eig(struct xf_score_cache *cache, const double **w, const double **v, struct xf_err *err);
+/* The same for the uncentred Gram F^T F (= scatter + n mean mean^T). */
+int xf_score_gram_eig(struct xf_score_cache *cache, const double **w, const double **v, struct xf_err *err);
+
+#endif
