@@ -181,7 +181,7 @@ static void score_one(const struct xf_metric *m, struct xf_score_candidate *c, s
 	struct xf_err err = XF_ERR_INIT;
 	double value, t0 = seconds();
 
-	if (xf_score_check(&c->data, m->needs, &err) < 0 || m->compute(&c->data, cache, &value, &err) < 0) {
+	if (xf_score_cache_check(cache, m->needs, &err) < 0 || m->compute(&c->data, cache, &value, &err) < 0) {
 		if (!all || err.code == XF_E_NOMEM)
 			die("%s: %s: %s", c->name, m->name, err.msg);
 		if (!json_object_get(skipped, m->name)) {

@@ -6,6 +6,8 @@
 #ifndef XF_ERR_H
 #define XF_ERR_H
 
+#include <stddef.h>
+
 enum xf_errcode {
 	XF_E_OK = 0,
 	XF_E_IO = 1,      /* a read or write failed; errno text is in the message */

@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 
 #include "linalg.h"
@@ -104,6 +105,29 @@ int xf_linalg_cholesky(double *a, int64_t d, struct xf_err *err)
 	if (d == 0)
 		return 0;
 	return lapack_status(LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (int)d, a, (int)d), "Cholesky factorisation", err);
+}
+
+int xf_linalg_cholesky_rcond(double *a, int64_t d, double *rcond, struct xf_err *err)
+{
+	double anorm = 0;
+	int info;
+
+	*rcond = 0;
+	if (fits(err, 1, d) < 0)
+		return -1;
+	for (int64_t j = 0; j < d; j++) {
+		double col = 0;
+
+		for (int64_t i = 0; i < d; i++)
+			col += fabs(a[i * d + j]);
+		anorm = fmax(anorm, col);
+	}
+	if (d == 0 || LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (int)d, a, (int)d) != 0)
+		return 0;
+	info = LAPACKE_dpocon(LAPACK_ROW_MAJOR, 'L', (int)d, a, (int)d, anorm, rcond);
+	if (info != 0)
+		*rcond = 0;
+	return 0;
 }
 
 int xf_linalg_cholesky_solve(const double *l, int64_t d, double *b, int64_t n_rhs, struct xf_err *err)

@@ -47,6 +47,11 @@ int xf_linalg_svd(double *a, int64_t m, int64_t n, double *s, double *u, double 
 
 /* Cholesky A = L L^T in place (lower triangle); XF_E_FORMAT if A is not positive definite. */
 int xf_linalg_cholesky(double *a, int64_t d, struct xf_err *err);
+/*
+ * Cholesky as above, plus LAPACK's estimate of the reciprocal condition number (1-norm) in
+ * *rcond; a matrix that is not positive definite gives *rcond = 0 and returns 0 (no error).
+ */
+int xf_linalg_cholesky_rcond(double *a, int64_t d, double *rcond, struct xf_err *err);
 /* Solve A X = B for the n_rhs columns of B (d x n_rhs, row-major) given the Cholesky factor L. */
 int xf_linalg_cholesky_solve(const double *l, int64_t d, double *b, int64_t n_rhs, struct xf_err *err);
 

@@ -76,7 +76,7 @@ int xf_ndarray_parse(const msgpack_object *o, struct xf_tensor *out, struct xf_e
 				  xf_shape_str(ndim, dims, s, sizeof(s)), xf_dtype_name(dtype), bytes,
 				  data->via.bin.size);
 	}
-	if (xf_tensor_alloc(out, dtype, ndim, dims, err) < 0)
+	if (xf_tensor_alloc_uninit(out, dtype, ndim, dims, err) < 0)
 		return -1;
 	memcpy(out->data, data->via.bin.ptr, bytes);
 	if (swap)

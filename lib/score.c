@@ -45,6 +45,8 @@ struct xf_score_cache {
 	double *mean, *class_means, *centred, *scatter;
 	double *eig_w, *eig_v;        /* of scatter */
 	double *gram_w, *gram_v;      /* of the uncentred Gram */
+	int verdict[3];               /* per need bit: 0 unchecked, 1 passed, -1 failed with... */
+	struct xf_err why[3];         /* ...this message */
 };
 
 struct xf_score_cache *xf_score_cache_new(const struct xf_score_data *data, struct xf_err *err)
@@ -147,6 +149,24 @@ int xf_score_check(const struct xf_score_data *data, unsigned needs, struct xf_e
 		return -1;
 	if ((needs & XF_NEEDS_P) && check_probabilities(data, err) < 0)
 		return -1;
+	return 0;
+}
+
+int xf_score_cache_check(struct xf_score_cache *c, unsigned needs, struct xf_err *err)
+{
+	for (int bit = 0; bit < 3; bit++) {
+		if (!(needs & (1u << bit)))
+			continue;
+		if (c->verdict[bit] == 0) {
+			c->why[bit] = (struct xf_err)XF_ERR_INIT;
+			c->verdict[bit] = xf_score_check(c->data, 1u << bit, &c->why[bit]) < 0 ? -1 : 1;
+		}
+		if (c->verdict[bit] < 0) {
+			if (err)
+				*err = c->why[bit];
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -269,4 +289,89 @@ int xf_score_gram_eig(struct xf_score_cache *c, const double **w, const double *
 	*w = c->gram_w;
 	*v = c->gram_v;
 	return 0;
+}
+
+/* Centred class means, c x d (rows of empty classes are zero). */
+static double *deviations(struct xf_score_cache *c, struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+	const int64_t *counts = xf_score_counts(c, err);
+	const double *means = xf_score_class_means(c, err), *mean = xf_score_mean(c, err);
+	double *dev = counts && means && mean ? alloc_doubles(d->c * d->d, err) : NULL;
+
+	for (int64_t k = 0; dev && k < d->c; k++)
+		for (int64_t j = 0; counts[k] && j < d->d; j++)
+			dev[k * d->d + j] = means[k * d->d + j] - mean[j];
+	return dev;
+}
+
+/*
+ * Well conditioned (reciprocal condition above 1e-10, so no eigenvalue is anywhere near a
+ * 1e-15 cut-off): pinv is the inverse, and a Cholesky solve costs a fraction of an
+ * eigendecomposition. Returns 1 when it answered, 0 to fall back, -1 on error.
+ */
+static int between_by_cholesky(struct xf_score_cache *c, double a, double b, const double *dev, double *out,
+			       struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+	const int64_t *counts = xf_score_counts(c, err);
+	const double *s = xf_score_scatter(c, err);
+	double *m = s ? alloc_doubles(d->d * d->d, err) : NULL, *x = m ? alloc_doubles(d->d * d->c, err) : NULL;
+	double rcond = 0, sum = 0;
+	int rc = x ? 0 : -1;
+
+	for (int64_t i = 0; rc == 0 && i < d->d * d->d; i++)
+		m[i] = a * s[i] + (i % (d->d + 1) ? 0 : b);
+	if (rc == 0)
+		rc = xf_linalg_cholesky_rcond(m, d->d, &rcond, err);
+	if (rc == 0 && rcond > 1e-10) {
+		for (int64_t k = 0; k < d->c; k++)
+			for (int64_t j = 0; j < d->d; j++)
+				x[j * d->c + k] = dev[k * d->d + j];
+		rc = xf_linalg_cholesky_solve(m, d->d, x, d->c, err);
+		for (int64_t k = 0; rc == 0 && k < d->c; k++)
+			for (int64_t j = 0; j < d->d; j++)
+				sum += (double)counts[k] * dev[k * d->d + j] * x[j * d->c + k];
+		*out = sum;
+		rc = rc == 0 ? 1 : -1;
+	}
+	free(m), free(x);
+	return rc;
+}
+
+/* pinv through the shared eigendecomposition of S: sum_c n_c sum_i (v_i . m_c)^2 / (a w_i + b). */
+static int between_by_eig(struct xf_score_cache *c, double a, double b, double rcond, const double *dev,
+			  double *out, struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+	const int64_t *counts = xf_score_counts(c, err);
+	const double *w, *v;
+	double *proj, smax = 0, sum = 0;
+
+	if (xf_score_scatter_eig(c, &w, &v, err) < 0 || !(proj = alloc_doubles(d->c * d->d, err)))
+		return -1;
+	if (xf_linalg_gemm(false, false, d->c, d->d, d->d, 1.0, dev, d->d, v, d->d, 0.0, proj, d->d, err) < 0) {
+		free(proj);
+		return -1;
+	}
+	for (int64_t i = 0; i < d->d; i++)
+		smax = fmax(smax, fabs(a * w[i] + b));
+	for (int64_t i = 0; i < d->d; i++)
+		for (int64_t k = 0; fabs(a * w[i] + b) > rcond * smax && k < d->c; k++)
+			sum += (double)counts[k] * proj[k * d->d + i] * proj[k * d->d + i] / (a * w[i] + b);
+	free(proj);
+	*out = sum;
+	return 0;
+}
+
+int xf_score_between_trace(struct xf_score_cache *c, double a, double b, double rcond, double *out,
+			   struct xf_err *err)
+{
+	double *dev = deviations(c, err);
+	int rc = dev ? between_by_cholesky(c, a, b, dev, out, err) : -1;
+
+	if (rc == 0)
+		rc = between_by_eig(c, a, b, rcond, dev, out, err);
+	free(dev);
+	return rc < 0 ? -1 : 0;
 }

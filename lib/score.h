@@ -53,6 +53,8 @@ const struct xf_metric *xf_metric_find(const char *name);
 int xf_score_check(const struct xf_score_data *data, unsigned needs, struct xf_err *err);
 
 struct xf_score_cache *xf_score_cache_new(const struct xf_score_data *data, struct xf_err *err);
+/* xf_score_check on the cache's data, each need checked once and its verdict remembered. */
+int xf_score_cache_check(struct xf_score_cache *cache, unsigned needs, struct xf_err *err);
 void xf_score_cache_free(struct xf_score_cache *cache);
 
 /*
@@ -67,6 +69,13 @@ const double *xf_score_mean(struct xf_score_cache *cache, struct xf_err *err);
 const double *xf_score_centred(struct xf_score_cache *cache, struct xf_err *err);
 const double *xf_score_scatter(struct xf_score_cache *cache, struct xf_err *err);
 int xf_score_scatter_eig(struct xf_score_cache *cache, const double **w, const double **v, struct xf_err *err);
+/*
+ * sum_c n_c m_c^T pinv(a S + b I) m_c, with m_c the centred class means (empty classes add
+ * nothing) and S the scatter; pinv drops eigenvalues below rcond times the largest, as numpy's
+ * does. This is the trace of pinv(.) times the between-class scatter, shared by the H-scores.
+ */
+int xf_score_between_trace(struct xf_score_cache *cache, double a, double b, double rcond, double *out,
+			   struct xf_err *err);
 /* The same for the uncentred Gram F^T F (= scatter + n mean mean^T). */
 int xf_score_gram_eig(struct xf_score_cache *cache, const double **w, const double **v, struct xf_err *err);
 

@@ -5,9 +5,6 @@
  *   H = tr(pinv(Sigma, rcond 1e-15) (1-alpha) cov(G)),  cov(G) unbiased (1/(N-1)).
  */
 #include <math.h>
-#include <stdlib.h>
-
-#include "linalg.h"
 #include "score_metrics.h"
 
 #define SHRINKAGE_RCOND 1e-15  /* numpy pinv's relative cut-off, as TLlib calls it */
@@ -47,47 +44,6 @@ static double ledoit_wolf_alpha(const double *fc, const double *scatter, int64_t
 	return dev > 0 && b > 0 ? b / dev : 0;
 }
 
-/*
- * tr(pinv(Sigma) cov(G)) through the scatter's eigenvectors V, which Sigma shares: its
- * eigenvalues are (1-alpha) w / N + alpha mu, and cov(G) = sum_c n_c m_c m_c^T / (N-1) with
- * m_c the centred class means, so the trace is sum_c n_c sum_i (v_i . m_c)^2 / sigma_i.
- */
-static int pinv_trace(struct xf_score_cache *cache, const struct xf_score_data *data, double alpha, double mu,
-		      double *out, struct xf_err *err)
-{
-	const int64_t *counts = xf_score_counts(cache, err);
-	const double *means = xf_score_class_means(cache, err), *mean = xf_score_mean(cache, err), *w, *v;
-	int64_t d = data->d, c = data->c;
-	double *dev, *proj, smax = 0, sum = 0;
-
-	if (!counts || !means || !mean || xf_score_scatter_eig(cache, &w, &v, err) < 0)
-		return -1;
-	dev = malloc(c * d * sizeof(double));
-	proj = malloc(c * d * sizeof(double));
-	if (!dev || !proj) {
-		free(dev), free(proj);
-		return xf_err_nomem(err, 2 * c * d * sizeof(double));
-	}
-	for (int64_t k = 0; k < c; k++)
-		for (int64_t j = 0; j < d; j++)
-			dev[k * d + j] = counts[k] ? means[k * d + j] - mean[j] : 0;
-	if (xf_linalg_gemm(false, false, c, d, d, 1.0, dev, d, v, d, 0.0, proj, d, err) < 0) {
-		free(dev), free(proj);
-		return -1;
-	}
-	for (int64_t j = 0; j < d; j++)
-		smax = fmax(smax, fabs((1 - alpha) * w[j] / (double)data->n + alpha * mu));
-	for (int64_t j = 0; j < d; j++) {
-		double sigma = (1 - alpha) * w[j] / (double)data->n + alpha * mu;
-
-		for (int64_t k = 0; fabs(sigma) > SHRINKAGE_RCOND * smax && k < c; k++)
-			sum += (double)counts[k] * proj[k * d + j] * proj[k * d + j] / sigma;
-	}
-	free(dev), free(proj);
-	*out = sum / (double)(data->n - 1);
-	return 0;
-}
-
 XF_METRIC_FN(xf_metric_hscore_shrinkage)
 {
 	const double *fc = xf_score_centred(cache, err), *scatter = xf_score_scatter(cache, err);
@@ -96,8 +52,9 @@ XF_METRIC_FN(xf_metric_hscore_shrinkage)
 	if (!fc || !scatter)
 		return -1;
 	alpha = ledoit_wolf_alpha(fc, scatter, data->n, data->d, &mu);
-	if (pinv_trace(cache, data, alpha, mu, &trace, err) < 0)
+	/* Sigma = (1-alpha) S / N + alpha mu I; cov(G) = between-class scatter / (N-1) */
+	if (xf_score_between_trace(cache, (1 - alpha) / (double)data->n, alpha * mu, SHRINKAGE_RCOND, &trace, err) < 0)
 		return -1;
-	*out = (1 - alpha) * trace;
+	*out = (1 - alpha) * trace / (double)(data->n - 1);
 	return 0;
 }

@@ -125,18 +125,19 @@ void xf_tensor_set_contiguous_strides(struct xf_tensor *t)
 	}
 }
 
-static void *aligned_alloc_zeroed(size_t bytes)
+static void *aligned_alloc_bytes(size_t bytes, bool zero)
 {
 	void *p = NULL;
 
 	if (posix_memalign(&p, XF_ALIGN, bytes ? bytes : 1))
 		return NULL;
-	memset(p, 0, bytes);
+	if (zero)
+		memset(p, 0, bytes);
 	return p;
 }
 
-int xf_tensor_alloc(struct xf_tensor *t, enum xf_dtype dtype, int ndim, const int64_t *shape,
-		    struct xf_err *err)
+static int alloc_tensor(struct xf_tensor *t, enum xf_dtype dtype, int ndim, const int64_t *shape, bool zero,
+			struct xf_err *err)
 {
 	size_t bytes;
 
@@ -144,7 +145,7 @@ int xf_tensor_alloc(struct xf_tensor *t, enum xf_dtype dtype, int ndim, const in
 	xf_tensor_init(t);
 	if (xf_shape_bytes(dtype, ndim, shape, SIZE_MAX / 2, &bytes, err) < 0)
 		return -1;
-	t->owner = aligned_alloc_zeroed(bytes);
+	t->owner = aligned_alloc_bytes(bytes, zero);
 	if (!t->owner)
 		return xf_err_nomem(err, bytes);
 	t->data = t->owner;
@@ -154,6 +155,19 @@ int xf_tensor_alloc(struct xf_tensor *t, enum xf_dtype dtype, int ndim, const in
 		memcpy(t->shape, shape, ndim * sizeof(*shape));
 	xf_tensor_set_contiguous_strides(t);
 	return 0;
+}
+
+int xf_tensor_alloc(struct xf_tensor *t, enum xf_dtype dtype, int ndim, const int64_t *shape,
+		    struct xf_err *err)
+{
+	return alloc_tensor(t, dtype, ndim, shape, true, err);
+}
+
+/* For callers that write every element: skips zeroing, which costs a pass over fresh pages. */
+int xf_tensor_alloc_uninit(struct xf_tensor *t, enum xf_dtype dtype, int ndim, const int64_t *shape,
+			   struct xf_err *err)
+{
+	return alloc_tensor(t, dtype, ndim, shape, false, err);
 }
 
 int xf_tensor_alloc_str(struct xf_tensor *t, int64_t n, size_t text_bytes, char **text_out,
@@ -166,7 +180,7 @@ int xf_tensor_alloc_str(struct xf_tensor *t, int64_t n, size_t text_bytes, char 
 		return -1;
 	if (text_bytes > SIZE_MAX / 4)
 		return xf_err_set(err, XF_E_LIMIT, "string column of %zu bytes is too large", text_bytes);
-	t->owner = aligned_alloc_zeroed(ptr_bytes + text_bytes);
+	t->owner = aligned_alloc_bytes(ptr_bytes + text_bytes, true);
 	if (!t->owner)
 		return xf_err_nomem(err, ptr_bytes + text_bytes);
 	t->data = t->owner;
@@ -255,7 +269,7 @@ int xf_tensor_copy(const struct xf_tensor *src, struct xf_tensor *out, struct xf
 
 	if (src->dtype == XF_DTYPE_STR)
 		return copy_strings(src, out, err);
-	if (xf_tensor_alloc(out, src->dtype, src->ndim, src->shape, err) < 0)
+	if (xf_tensor_alloc_uninit(out, src->dtype, src->ndim, src->shape, err) < 0)
 		return -1;
 	if (xf_tensor_is_contiguous(src))
 		memcpy(out->data, src->data, xf_tensor_bytes(src));
@@ -304,7 +318,7 @@ int xf_tensor_concat_rows(const struct xf_tensor *parts, int n, struct xf_tensor
 		return concat_strings(parts, n, rows, out, err);
 	memcpy(shape, parts[0].shape, parts[0].ndim * sizeof(shape[0]));
 	shape[0] = rows;
-	if (xf_tensor_alloc(out, parts[0].dtype, parts[0].ndim, shape, err) < 0)
+	if (xf_tensor_alloc_uninit(out, parts[0].dtype, parts[0].ndim, shape, err) < 0)
 		return -1;
 	for (int p = 0; p < n; p++) {
 		if (xf_tensor_is_contiguous(&parts[p])) {
@@ -399,6 +413,31 @@ static int put_f64(void *p, enum xf_dtype dtype, double v)
 	return 0;
 }
 
+/* Conversions to f8 never fail: one typed loop per source, not a switch per element. */
+static bool to_f64_fast(const struct xf_tensor *src, double *dst, int64_t n)
+{
+	switch (src->dtype) {
+	case XF_DTYPE_F32:
+		for (int64_t i = 0; i < n; i++)
+			dst[i] = ((const float *)src->data)[i];
+		return true;
+	case XF_DTYPE_U8:
+		for (int64_t i = 0; i < n; i++)
+			dst[i] = ((const uint8_t *)src->data)[i];
+		return true;
+	case XF_DTYPE_I32:
+		for (int64_t i = 0; i < n; i++)
+			dst[i] = ((const int32_t *)src->data)[i];
+		return true;
+	case XF_DTYPE_I64:
+		for (int64_t i = 0; i < n; i++)
+			dst[i] = (double)((const int64_t *)src->data)[i];
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* 64-bit integers are copied exactly, not through double, when both sides are integers. */
 static bool exact_int_copy(enum xf_dtype from, enum xf_dtype to)
 {
@@ -423,9 +462,11 @@ int xf_tensor_convert(const struct xf_tensor *src, enum xf_dtype dtype, struct x
 			return -1;
 		c = &tmp;
 	}
-	if (xf_tensor_alloc(out, dtype, c->ndim, c->shape, err) < 0)
+	if (xf_tensor_alloc_uninit(out, dtype, c->ndim, c->shape, err) < 0)
 		goto fail;
 	n = xf_tensor_count(c);
+	if (dtype == XF_DTYPE_F64 && to_f64_fast(c, out->data, n))
+		n = 0;
 	for (int64_t i = 0; i < n; i++) {
 		double v = xf_tensor_get_f64(c, i);
 

@@ -85,6 +85,9 @@ void xf_tensor_init(struct xf_tensor *t);
 /* Allocate zeroed, contiguous, 64-byte aligned storage (not for STR). */
 int xf_tensor_alloc(struct xf_tensor *t, enum xf_dtype dtype, int ndim, const int64_t *shape,
 		    struct xf_err *err);
+/* The same without zeroing, for callers that write every element. */
+int xf_tensor_alloc_uninit(struct xf_tensor *t, enum xf_dtype dtype, int ndim, const int64_t *shape,
+			   struct xf_err *err);
 /* A 1-D STR tensor of n strings whose bytes (NULs included) total at most text_bytes. */
 int xf_tensor_alloc_str(struct xf_tensor *t, int64_t n, size_t text_bytes, char **text_out,
 			struct xf_err *err);
