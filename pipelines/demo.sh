@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh - the main job on the bundled MNIST digits, with the programs that exist so far:
 # inspect the data, split it into train and test, shard the training rows as a Slurm job
-# array would and put the shards back together, then round-trip the test rows through NumPy.
+# array would and put the shards back together, round-trip the test rows through NumPy, and
+# score the raw pixels' transferability with every metric that applies.
 #
 # usage: pipelines/demo.sh [DATA.xs] [OUTDIR]
 #   DATA.xs  an xfer stream (default: data/mnist10k.xs.zst)
@@ -45,6 +46,10 @@ xfer-cat --to csv "$work/test-again.xs" >"$work/a.csv"
 xfer-cat --to csv "$out/test.xs.zst" >"$work/b.csv"
 cmp -s "$work/a.csv" "$work/b.csv" || { echo "demo: the npz round trip changed the data" >&2; exit 1; }
 echo "2000 rows through test.npz and back: identical"
+
+echo "== how well do raw pixels transfer to the digit labels? (every metric that applies)"
+xfer-score --format text "$out/train.xs.zst" |
+	tee "$out/scores.txt"
 
 echo "== first test digit, as text"
 xfer-cat --head 1 --fields y --to jsonl "$out/test.xs.zst"
