@@ -12,11 +12,13 @@
 #include "linalg.h"
 #include "prog.h"
 #include "score_input.h"
+#include "score_partial.h"
 #include "score_report.h"
 
 static const char synopsis[] =
 	"usage: xfer-score [-m all|METRIC,...] [--field PATTERN] [--labels NAME] [--probs NAME]\n"
-	"                  [--format stream|tsv|json|text] [-o FILE] [-j N] [CANDIDATE.xs...]\n";
+	"                  [--format stream|tsv|json|text] [--partial | --reduce] [--name NAME] [-o FILE]\n"
+	"                  [-j N] [FILE...]\n";
 
 static const char help_tail[] =
 	"\n"
@@ -32,6 +34,14 @@ static const char help_tail[] =
 	"      --probs NAME      the source model's probabilities (default p), rows summing to 1\n"
 	"      --format FORMAT   stream (a table segment: candidate, metric, value, rank; default),\n"
 	"                        tsv, json, or text (a ranked table for people)\n"
+	"      --name NAME       the candidate's name (default: the file name; with --field, the\n"
+	"                        field names); give every shard the same name for --reduce\n"
+	"      --partial         write each candidate's sufficient statistics (a stream) instead of\n"
+	"                        scores: for shards of the rows, e.g. one per job of an array\n"
+	"      --reduce          score from partial streams: exactly the one-pass result for the\n"
+	"                        metrics that can be combined (logme with N > D, logme_exact,\n"
+	"                        hscore, gbc, gbc_spherical, nce, accuracy); the others need every\n"
+	"                        row at once and are skipped\n"
 	"  -o, --output FILE     write FILE (through a temporary, renamed on success)\n"
 	"  -j, --threads N       threads for BLAS and the kNN search (default: all cores, or\n"
 	"                        OPENBLAS_NUM_THREADS)\n"
@@ -44,14 +54,16 @@ static const char examples[] =
 	"Examples:\n"
 	"  xfer-score --format text resnet.xs vit.xs convnext.xs\n"
 	"  xfer-score -m logme,hscore --field 'layer*' --format tsv features.xs\n"
-	"  xfer-score -m leep,nce,accuracy --format json predictions.xs\n";
+	"  xfer-score -m leep,nce,accuracy --format json predictions.xs\n"
+	"  xfer-score --partial --name vit shard-3.xs -o stats-3.xs; xfer-score --reduce stats-*.xs\n";
 
-enum { OPT_FIELD = PROG_OPT_FIRST_FREE, OPT_LABELS, OPT_PROBS, OPT_FORMAT };
+enum { OPT_FIELD = PROG_OPT_FIRST_FREE, OPT_LABELS, OPT_PROBS, OPT_FORMAT, OPT_PARTIAL, OPT_REDUCE, OPT_NAME };
 
 struct score_opts {
 	struct prog_common common;
-	const char *metrics, *field, *labels, *probs;
+	const char *metrics, *field, *labels, *probs, *name;
 	enum xf_report_format format;
+	bool partial, reduce;        /* write sufficient statistics / combine them */
 	char **inputs;
 	int n_inputs;
 };
@@ -79,7 +91,9 @@ static void parse_options(int argc, char **argv, struct score_opts *o)
 		PROG_COMMON_LONG,
 		{ "metric", required_argument, NULL, 'm' }, { "field", required_argument, NULL, OPT_FIELD },
 		{ "labels", required_argument, NULL, OPT_LABELS }, { "probs", required_argument, NULL, OPT_PROBS },
-		{ "format", required_argument, NULL, OPT_FORMAT }, { NULL, 0, NULL, 0 }
+		{ "format", required_argument, NULL, OPT_FORMAT }, { "partial", no_argument, NULL, OPT_PARTIAL },
+		{ "reduce", no_argument, NULL, OPT_REDUCE }, { "name", required_argument, NULL, OPT_NAME },
+		{ NULL, 0, NULL, 0 }
 	};
 	static char *stdin_only[] = { "-" };
 	int opt;
@@ -96,13 +110,20 @@ static void parse_options(int argc, char **argv, struct score_opts *o)
 			if (xf_report_parse_format(optarg, &o->format) < 0)
 				usage_error("--format: '%s' is not stream, tsv, json or text", optarg);
 			break;
+		case OPT_PARTIAL: o->partial = true; break;
+		case OPT_REDUCE: o->reduce = true; break;
+		case OPT_NAME: o->name = optarg; break;
 		}
 	}
+	if (o->partial && (o->reduce || o->metrics || o->format != XF_REPORT_STREAM))
+		usage_error("--partial writes statistics as a stream: no --reduce, --metric or --format with it");
 	if (o->common.zstd_level && o->format != XF_REPORT_STREAM)
 		usage_error("-z compresses streams; it does not apply to --format %s", o->format == XF_REPORT_TSV ? "tsv" :
 			    o->format == XF_REPORT_JSON ? "json" : "text");
 	o->inputs = optind < argc ? argv + optind : stdin_only;
 	o->n_inputs = optind < argc ? argc - optind : 1;
+	if (o->name && (o->n_inputs > 1 || o->reduce))
+		usage_error("--name names the candidate of a single input");
 }
 
 /* Check --metric against the table before reading anything. */
@@ -141,7 +162,10 @@ static void read_all_candidates(const struct score_opts *o, struct xf_score_cand
 		struct xf_reader *r = prog_open_reader(o->inputs[i]);
 		char prefix[512];
 
-		base_name(o->inputs[i], prefix, sizeof(prefix));
+		if (o->name)
+			snprintf(prefix, sizeof(prefix), "%s", o->name);
+		else
+			base_name(o->inputs[i], prefix, sizeof(prefix));
 		if (xf_score_read_candidates(r, &in, o->n_inputs > 1 || !o->field ? prefix : "", cands, n, &err) < 0)
 			die_err(&err);
 		xf_reader_close(r);
@@ -166,6 +190,26 @@ static bool wanted(const char *list, const char *name)
 	return false;
 }
 
+/* The checks that remain for merged statistics (the rows were checked by --partial). */
+static int check_reduced(const struct xf_metric *m, const struct xf_score_data *d, struct xf_score_cache *cache,
+			 struct xf_err *err)
+{
+	const int64_t *counts = xf_score_counts(cache, err);
+	int64_t populated = 0;
+
+	if (!m->reducible)
+		return xf_err_set(err, XF_E_USAGE, "needs every row at once: it cannot be combined from partial statistics");
+	if ((m->needs & XF_NEEDS_F) && d->d == 0)
+		return xf_err_set(err, XF_E_USAGE, "no features (field x)");
+	if ((m->needs & XF_NEEDS_P) && d->cs == 0)
+		return xf_err_set(err, XF_E_USAGE, "no probabilities (field p)");
+	for (int64_t k = 0; counts && k < d->c; k++)
+		populated += counts[k] > 0;
+	if (populated < 2)
+		return xf_err_set(err, XF_E_FORMAT, "%lld rows with fewer than two classes: scores need two", (long long)d->n);
+	return 0;
+}
+
 static double seconds(void)
 {
 	struct timespec t;
@@ -180,8 +224,9 @@ static void score_one(const struct xf_metric *m, struct xf_score_candidate *c, s
 {
 	struct xf_err err = XF_ERR_INIT;
 	double value, t0 = seconds();
+	int rc = c->data.f || c->data.p || c->data.y ? xf_score_cache_check(cache, m->needs, &err) : check_reduced(m, &c->data, cache, &err);
 
-	if (xf_score_cache_check(cache, m->needs, &err) < 0 || m->compute(&c->data, cache, &value, &err) < 0) {
+	if (rc < 0 || m->compute(&c->data, cache, &value, &err) < 0) {
 		if (!all || err.code == XF_E_NOMEM)
 			die("%s: %s: %s", c->name, m->name, err.msg);
 		if (!json_object_get(skipped, m->name)) {
@@ -221,9 +266,12 @@ static void score_all(const struct score_opts *o, struct xf_score_candidate *can
 	json_decref(skipped);
 }
 
+static void write_partials(struct score_opts *o, struct xf_score_candidate *cands, int n, struct prog_output *out);
+static void reduce(const struct score_opts *o, struct xf_score_report *report);
+
 int main(int argc, char **argv)
 {
-	struct score_opts o = { PROG_COMMON_INIT, NULL, NULL, NULL, NULL, XF_REPORT_STREAM, NULL, 0 };
+	struct score_opts o = { PROG_COMMON_INIT, NULL, NULL, NULL, NULL, NULL, XF_REPORT_STREAM, false, false, NULL, 0 };
 	struct xf_header h = XF_HEADER_INIT;
 	struct xf_err err = XF_ERR_INIT;
 	struct xf_score_candidate *cands = NULL;
@@ -238,10 +286,22 @@ int main(int argc, char **argv)
 	check_metric_names(o.metrics);
 	xf_linalg_set_threads(prog_threads(&o.common));
 	out = prog_open_output(&o.common, o.format == XF_REPORT_STREAM);
-	read_all_candidates(&o, &cands, &n);
+	if (o.partial) {
+		read_all_candidates(&o, &cands, &n);
+		write_partials(&o, cands, n, out);
+		prog_close_output(out);
+		xf_score_candidates_free(cands, n);
+		free(help);
+		return 0;
+	}
 	if (!(report = xf_score_report_new(&err)))
 		die_err(&err);
-	score_all(&o, cands, n, report);
+	if (o.reduce) {
+		reduce(&o, report);
+	} else {
+		read_all_candidates(&o, &cands, &n);
+		score_all(&o, cands, n, report);
+	}
 	h.meta = json_object();
 	prog_add_history(&h);
 	if (xf_score_report_write(report, o.format, &h, prog_output_writer(out), prog_output_sink(out), &err) < 0)
@@ -252,4 +312,102 @@ int main(int argc, char **argv)
 	xf_score_candidates_free(cands, n);
 	free(help);
 	return 0;
+}
+
+/*
+ * A shard may hold a single class or a single row (the merged rows are checked for those);
+ * what must hold here is what the metrics assume of every row: labels present and
+ * non-negative, features finite, probabilities valid.
+ */
+static int check_partial(const struct xf_score_data *d, struct xf_err *err)
+{
+	if (!d->y)
+		return xf_err_set(err, XF_E_USAGE, "no labels (field y): partial statistics are per class");
+	for (int64_t i = 0; i < d->n; i++)
+		if (d->y[i] < 0)
+			return xf_err_set(err, XF_E_FORMAT, "label %lld of row %lld is negative", (long long)d->y[i],
+					  (long long)i);
+	return xf_score_check(d, (d->f ? XF_NEEDS_F : 0) | (d->p ? XF_NEEDS_P : 0), err);
+}
+
+/* --partial: each candidate's statistics, one segment each. */
+static void write_partials(struct score_opts *o, struct xf_score_candidate *cands, int n, struct prog_output *out)
+{
+	struct xf_header h = XF_HEADER_INIT;
+	struct xf_err err = XF_ERR_INIT;
+
+	h.meta = json_object();
+	prog_add_history(&h);
+	for (int i = 0; i < n; i++) {
+		struct xf_score_cache *cache = xf_score_cache_new(&cands[i].data, &err);
+		struct xf_score_stats s;
+
+		if (!cache || check_partial(&cands[i].data, &err) < 0 || xf_score_stats_take(cache, &s, &err) < 0)
+			die("%s: %s", cands[i].name, err.msg);
+		if (xf_score_stats_write(prog_output_writer(out), &h, cands[i].name, &s, &err) < 0)
+			die_err(&err);
+		xf_score_stats_release(&s);
+		xf_score_cache_free(cache);
+	}
+	xf_header_release(&h);
+	(void)o;
+}
+
+struct merged {
+	struct xf_score_candidate *cands;
+	struct xf_score_stats *stats;
+	int n;
+};
+
+/* Merge one partial segment into the candidate of the same name (a new one if unseen). */
+static int merge_partial(void *ctx, const char *name, struct xf_score_stats *s, struct xf_err *err)
+{
+	struct merged *m = ctx;
+	int i = 0;
+
+	while (i < m->n && strcmp(m->cands[i].name, name))
+		i++;
+	if (i < m->n)
+		return xf_score_stats_merge(&m->stats[i], s, err);
+	m->cands = realloc(m->cands, (m->n + 1) * sizeof(*m->cands));
+	m->stats = realloc(m->stats, (m->n + 1) * sizeof(*m->stats));
+	if (!m->cands || !m->stats)
+		return xf_err_nomem(err, 0);
+	memset(&m->cands[m->n], 0, sizeof(*m->cands));
+	snprintf(m->cands[m->n].name, sizeof(m->cands[m->n].name), "%s", name);
+	m->stats[m->n] = *s;
+	memset(s, 0, sizeof(*s)); /* kept: the reader frees what is left */
+	m->n++;
+	return 0;
+}
+
+/* --reduce: read every partial stream, merge by candidate, score from the statistics. */
+static void reduce(const struct score_opts *o, struct xf_score_report *report)
+{
+	struct merged m = { NULL, NULL, 0 };
+	struct xf_err err = XF_ERR_INIT;
+	bool all = !o->metrics || !strcmp(o->metrics, "all");
+	json_t *skipped = json_object();
+
+	for (int i = 0; i < o->n_inputs; i++) {
+		struct xf_reader *r = prog_open_reader(o->inputs[i]);
+
+		if (xf_score_stats_read(r, merge_partial, &m, &err) < 0)
+			die_err(&err);
+		xf_reader_close(r);
+	}
+	for (int i = 0; i < m.n; i++) {
+		struct xf_score_cache *cache = xf_score_cache_from_stats(&m.stats[i], &m.cands[i].data, &err);
+
+		if (!cache)
+			die_err(&err);
+		m.cands[i].data.threads = prog_threads(&o->common);
+		for (const struct xf_metric *x = xf_metrics; x->name; x++)
+			if (wanted(o->metrics, x->name))
+				score_one(x, &m.cands[i], cache, all, report, skipped);
+		xf_score_cache_free(cache);
+	}
+	free(m.cands);
+	free(m.stats);
+	json_decref(skipped);
 }

@@ -8,27 +8,27 @@
 
 const struct xf_metric xf_metrics[] = {
 	{ "logme", XF_NEEDS_F | XF_NEEDS_Y, true, "LogME, the official fixed-point algorithm (You et al. 2021)",
-	  xf_metric_logme },
+	  xf_metric_logme, true },
 	{ "logme_exact", XF_NEEDS_F | XF_NEEDS_Y, true, "LogME maximised to convergence with the full log|A|",
-	  xf_metric_logme_exact },
+	  xf_metric_logme_exact, true },
 	{ "hscore", XF_NEEDS_F | XF_NEEDS_Y, true, "H-score, tr(pinv(cov F) cov E[F|y]) (Bao et al. 2019)",
-	  xf_metric_hscore },
+	  xf_metric_hscore, true },
 	{ "hscore_shrinkage", XF_NEEDS_F | XF_NEEDS_Y, true,
-	  "H-score with the Ledoit-Wolf shrunk covariance (Ibrahim et al. 2022)", xf_metric_hscore_shrinkage },
+	  "H-score with the Ledoit-Wolf shrunk covariance (Ibrahim et al. 2022)", xf_metric_hscore_shrinkage, false },
 	{ "sfda", XF_NEEDS_F | XF_NEEDS_Y, true, "SFDA, shrinkage-LDA probabilities after ConfMix (Shao et al. 2022)",
-	  xf_metric_sfda },
+	  xf_metric_sfda, false },
 	{ "leep", XF_NEEDS_P | XF_NEEDS_Y, true, "LEEP, mean log expected empirical prediction (Nguyen et al. 2020)",
-	  xf_metric_leep },
-	{ "nce", XF_NEEDS_P | XF_NEEDS_Y, true, "NCE, -H(y | argmax P) (Tran et al. 2019)", xf_metric_nce },
+	  xf_metric_leep, false },
+	{ "nce", XF_NEEDS_P | XF_NEEDS_Y, true, "NCE, -H(y | argmax P) (Tran et al. 2019)", xf_metric_nce, true },
 	{ "gbc", XF_NEEDS_F | XF_NEEDS_Y, true, "GBC, diagonal Gaussian Bhattacharyya class overlap (Pandy et al. 2022)",
-	  xf_metric_gbc },
+	  xf_metric_gbc, true },
 	{ "gbc_spherical", XF_NEEDS_F | XF_NEEDS_Y, true, "GBC as the official code's spherical default computes it",
-	  xf_metric_gbc_spherical },
+	  xf_metric_gbc_spherical, true },
 	{ "tmi", XF_NEEDS_F | XF_NEEDS_Y, true, "TMI, kNN estimate of H(X|Y) per kept class (Xu & Kang 2023)",
-	  xf_metric_tmi },
-	{ "accuracy", XF_NEEDS_P | XF_NEEDS_Y, true, "fraction of rows whose argmax P is the label", xf_metric_accuracy },
-	{ "nll", XF_NEEDS_P | XF_NEEDS_Y, false, "mean -log P[label], clipped as sklearn log_loss", xf_metric_nll },
-	{ NULL, 0, false, NULL, NULL },
+	  xf_metric_tmi, false },
+	{ "accuracy", XF_NEEDS_P | XF_NEEDS_Y, true, "fraction of rows whose argmax P is the label", xf_metric_accuracy, true },
+	{ "nll", XF_NEEDS_P | XF_NEEDS_Y, false, "mean -log P[label], clipped as sklearn log_loss", xf_metric_nll, false },
+	{ NULL, 0, false, NULL, NULL, false },
 };
 
 const struct xf_metric *xf_metric_find(const char *name)
@@ -42,7 +42,8 @@ const struct xf_metric *xf_metric_find(const char *name)
 struct xf_score_cache {
 	const struct xf_score_data *data;
 	int64_t *counts;
-	double *mean, *class_means, *centred, *scatter;
+	double *mean, *class_means, *centred, *scatter, *class_m2;
+	int64_t *joint;
 	double *eig_w, *eig_v;        /* of scatter */
 	double *gram_w, *gram_v;      /* of the uncentred Gram */
 	int verdict[3];               /* per need bit: 0 unchecked, 1 passed, -1 failed with... */
@@ -67,6 +68,8 @@ void xf_score_cache_free(struct xf_score_cache *c)
 	free(c->counts);
 	free(c->mean);
 	free(c->class_means);
+	free(c->class_m2);
+	free(c->joint);
 	free(c->centred);
 	free(c->scatter);
 	free(c->eig_w);
@@ -141,7 +144,7 @@ static int check_probabilities(const struct xf_score_data *d, struct xf_err *err
 
 int xf_score_check(const struct xf_score_data *data, unsigned needs, struct xf_err *err)
 {
-	if (data->n < 2)
+	if ((needs & XF_NEEDS_Y) && data->n < 2)
 		return xf_err_set(err, XF_E_FORMAT, "%lld rows: scores need at least two", (long long)data->n);
 	if ((needs & XF_NEEDS_Y) && check_labels(data, err) < 0)
 		return -1;
@@ -220,7 +223,13 @@ const double *xf_score_centred(struct xf_score_cache *c, struct xf_err *err)
 	const struct xf_score_data *d = c->data;
 	const double *mean = xf_score_mean(c, err);
 
-	if (c->centred || !mean || !(c->centred = alloc_doubles(d->n * d->d, err)))
+	if (c->centred || !mean)
+		return c->centred;
+	if (!d->f) {
+		xf_err_set(err, XF_E_USAGE, "needs every row at once: it cannot be combined from partial statistics");
+		return NULL;
+	}
+	if (!(c->centred = alloc_doubles(d->n * d->d, err)))
 		return c->centred;
 	for (int64_t i = 0; i < d->n; i++)
 		for (int64_t j = 0; j < d->d; j++)
@@ -231,7 +240,7 @@ const double *xf_score_centred(struct xf_score_cache *c, struct xf_err *err)
 const double *xf_score_scatter(struct xf_score_cache *c, struct xf_err *err)
 {
 	const struct xf_score_data *d = c->data;
-	const double *fc = xf_score_centred(c, err);
+	const double *fc = c->scatter ? NULL : xf_score_centred(c, err);
 
 	if (c->scatter || !fc || !(c->scatter = alloc_doubles(d->d * d->d, err)))
 		return c->scatter;
@@ -374,4 +383,171 @@ int xf_score_between_trace(struct xf_score_cache *c, double a, double b, double 
 		rc = between_by_eig(c, a, b, rcond, dev, out, err);
 	free(dev);
 	return rc < 0 ? -1 : 0;
+}
+
+int64_t xf_score_argmax(const double *p, int64_t n)
+{
+	int64_t best = 0;
+
+	for (int64_t j = 1; j < n; j++)
+		if (p[j] > p[best])
+			best = j;
+	return best;
+}
+
+const double *xf_score_class_m2(struct xf_score_cache *c, struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+	const double *means = c->class_m2 ? NULL : xf_score_class_means(c, err);
+
+	if (c->class_m2 || !means || !(c->class_m2 = alloc_doubles(d->c * d->d, err)))
+		return c->class_m2;
+	for (int64_t i = 0; i < d->n; i++) {
+		const double *x = d->f + i * d->d, *mu = means + d->y[i] * d->d;
+		double *m2 = c->class_m2 + d->y[i] * d->d;
+
+		for (int64_t j = 0; j < d->d; j++)
+			m2[j] += (x[j] - mu[j]) * (x[j] - mu[j]);
+	}
+	return c->class_m2;
+}
+
+const int64_t *xf_score_joint(struct xf_score_cache *c, struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+
+	if (c->joint)
+		return c->joint;
+	if (!(c->joint = calloc(d->c * d->cs + 1, sizeof(*c->joint)))) {
+		xf_err_nomem(err, 0);
+		return NULL;
+	}
+	for (int64_t i = 0; i < d->n; i++)
+		c->joint[d->y[i] * d->cs + xf_score_argmax(d->p + i * d->cs, d->cs)]++;
+	return c->joint;
+}
+
+void xf_score_stats_release(struct xf_score_stats *s)
+{
+	free(s->counts), free(s->mean), free(s->class_means), free(s->scatter), free(s->class_m2), free(s->joint);
+	memset(s, 0, sizeof(*s));
+}
+
+static void *duplicate(const void *p, size_t bytes, struct xf_err *err)
+{
+	void *q = p ? malloc(bytes ? bytes : 1) : NULL;
+
+	if (p && !q)
+		xf_err_nomem(err, bytes);
+	else if (q)
+		memcpy(q, p, bytes);
+	return q;
+}
+
+int xf_score_stats_take(struct xf_score_cache *c, struct xf_score_stats *out, struct xf_err *err)
+{
+	const struct xf_score_data *d = c->data;
+	size_t dd = (size_t)(d->d * d->d) * sizeof(double), cd = (size_t)(d->c * d->d) * sizeof(double);
+	const int64_t *counts = xf_score_counts(c, err);
+
+	memset(out, 0, sizeof(*out));
+	out->n = d->n, out->c = d->c, out->d = d->f ? d->d : 0, out->cs = d->p ? d->cs : 0;
+	if (!counts || !(out->counts = duplicate(counts, d->c * sizeof(*counts), err)))
+		goto fail;
+	if (d->f && (!xf_score_scatter(c, err) || !xf_score_class_m2(c, err) ||
+		     !(out->mean = duplicate(c->mean, d->d * sizeof(double), err)) ||
+		     !(out->class_means = duplicate(c->class_means, cd, err)) ||
+		     !(out->scatter = duplicate(c->scatter, dd, err)) || !(out->class_m2 = duplicate(c->class_m2, cd, err))))
+		goto fail;
+	if (d->p && (!xf_score_joint(c, err) ||
+		     !(out->joint = duplicate(c->joint, (size_t)(d->c * d->cs) * sizeof(int64_t), err))))
+		goto fail;
+	return 0;
+fail:
+	xf_score_stats_release(out);
+	return -1;
+}
+
+/* Grow a's per-class arrays to c classes (new classes empty). */
+static int widen(struct xf_score_stats *a, int64_t c, struct xf_err *err)
+{
+	struct xf_score_stats w = *a;
+
+	if (c <= a->c)
+		return 0;
+	w.counts = calloc(c, sizeof(int64_t));
+	w.class_means = a->d ? calloc(c * a->d, sizeof(double)) : NULL;
+	w.class_m2 = a->d ? calloc(c * a->d, sizeof(double)) : NULL;
+	w.joint = a->cs ? calloc(c * a->cs, sizeof(int64_t)) : NULL;
+	if (!w.counts || (a->d && (!w.class_means || !w.class_m2)) || (a->cs && !w.joint)) {
+		free(w.counts), free(w.class_means), free(w.class_m2), free(w.joint);
+		return xf_err_nomem(err, 0);
+	}
+	memcpy(w.counts, a->counts, a->c * sizeof(int64_t));
+	if (a->d) {
+		memcpy(w.class_means, a->class_means, a->c * a->d * sizeof(double));
+		memcpy(w.class_m2, a->class_m2, a->c * a->d * sizeof(double));
+	}
+	if (a->cs)
+		memcpy(w.joint, a->joint, a->c * a->cs * sizeof(int64_t));
+	free(a->counts), free(a->class_means), free(a->class_m2), free(a->joint);
+	w.c = c;
+	*a = w;
+	return 0;
+}
+
+/*
+ * The pairwise update (Chan, Golub and LeVeque): with delta = mean_b - mean_a,
+ * mean = mean_a + delta n_b / n and M2 = M2_a + M2_b + delta delta^T n_a n_b / n.
+ * Summing deviations rather than raw moments keeps features with a large offset exact.
+ */
+static void merge_moments(int64_t na, int64_t nb, const double *mb, const double *m2b, double *ma, double *m2a,
+			  int64_t d, bool outer)
+{
+	double n = (double)(na + nb), w = (double)na * (double)nb / n;
+
+	for (int64_t i = 0; outer && nb && i < d; i++)
+		for (int64_t j = 0; j < d; j++)
+			m2a[i * d + j] += m2b[i * d + j] + (mb[i] - ma[i]) * (mb[j] - ma[j]) * w;
+	for (int64_t i = 0; !outer && nb && i < d; i++)
+		m2a[i] += m2b[i] + (mb[i] - ma[i]) * (mb[i] - ma[i]) * w;
+	for (int64_t i = 0; nb && i < d; i++)
+		ma[i] += (mb[i] - ma[i]) * (double)nb / n;
+}
+
+int xf_score_stats_merge(struct xf_score_stats *a, const struct xf_score_stats *b, struct xf_err *err)
+{
+	if (a->d != b->d || a->cs != b->cs)
+		return xf_err_set(err, XF_E_FORMAT, "partial statistics disagree: %lld and %lld feature dimensions, "
+				  "%lld and %lld source classes", (long long)a->d, (long long)b->d, (long long)a->cs,
+				  (long long)b->cs);
+	if (widen(a, b->c, err) < 0)
+		return -1;
+	if (a->d)
+		merge_moments(a->n, b->n, b->mean, b->scatter, a->mean, a->scatter, a->d, true);
+	for (int64_t k = 0; k < b->c; k++) {
+		if (a->d)
+			merge_moments(a->counts[k], b->counts[k], b->class_means + k * b->d, b->class_m2 + k * b->d,
+				      a->class_means + k * a->d, a->class_m2 + k * a->d, a->d, false);
+		for (int64_t z = 0; z < a->cs; z++)
+			a->joint[k * a->cs + z] += b->joint[k * b->cs + z];
+		a->counts[k] += b->counts[k];
+	}
+	a->n += b->n;
+	return 0;
+}
+
+struct xf_score_cache *xf_score_cache_from_stats(struct xf_score_stats *s, struct xf_score_data *data,
+						 struct xf_err *err)
+{
+	struct xf_score_cache *c;
+
+	memset(data, 0, sizeof(*data));
+	data->n = s->n, data->c = s->c, data->d = s->d, data->cs = s->cs;
+	if (!(c = xf_score_cache_new(data, err)))
+		return NULL;
+	c->counts = s->counts, c->mean = s->mean, c->class_means = s->class_means;
+	c->scatter = s->scatter, c->class_m2 = s->class_m2, c->joint = s->joint;
+	memset(s, 0, sizeof(*s));
+	return c;
 }

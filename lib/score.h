@@ -38,6 +38,7 @@ struct xf_metric {
 	const char *summary;        /* one line for --help and docs */
 	int (*compute)(const struct xf_score_data *data, struct xf_score_cache *cache, double *out,
 		       struct xf_err *err);
+	bool reducible;             /* computable from merged partial statistics (xf_score_stats) */
 };
 
 /* The table of metrics, in the order --metric all computes them; NULL-name terminated. */
@@ -76,6 +77,38 @@ int xf_score_scatter_eig(struct xf_score_cache *cache, const double **w, const d
  */
 int xf_score_between_trace(struct xf_score_cache *cache, double a, double b, double rcond, double *out,
 			   struct xf_err *err);
+/* Per class and dimension, the sum of squared deviations from the class mean (c x d). */
+const double *xf_score_class_m2(struct xf_score_cache *cache, struct xf_err *err);
+/* Rows with label y and source prediction z (first argmax of p): c x cs counts. */
+const int64_t *xf_score_joint(struct xf_score_cache *cache, struct xf_err *err);
+
+/*
+ * Sufficient statistics of one candidate's rows, for --partial and --reduce: what the
+ * reducible metrics need, merged exactly (pairwise update of means and scatters) across
+ * shards. Arrays are owned by the struct; absent parts are NULL (no features, no p).
+ */
+struct xf_score_stats {
+	int64_t n, c, d, cs;        /* rows, classes (max label + 1), feature dims, source classes */
+	int64_t *counts;            /* c */
+	double *mean;               /* d */
+	double *class_means;        /* c x d */
+	double *scatter;            /* d x d, about mean */
+	double *class_m2;           /* c x d, about each class mean */
+	int64_t *joint;             /* c x cs */
+};
+
+/* Take a candidate's statistics from its cache (computing what is missing). */
+int xf_score_stats_take(struct xf_score_cache *cache, struct xf_score_stats *out, struct xf_err *err);
+/* Merge b into a (class counts may differ; dimensions must agree). */
+int xf_score_stats_merge(struct xf_score_stats *a, const struct xf_score_stats *b, struct xf_err *err);
+void xf_score_stats_release(struct xf_score_stats *s);
+/*
+ * A cache answering from statistics (which it takes over; *s is emptied), with data describing
+ * them (n, c, d, cs; no rows). Only reducible metrics may be computed from it.
+ */
+struct xf_score_cache *xf_score_cache_from_stats(struct xf_score_stats *s, struct xf_score_data *data,
+						 struct xf_err *err);
+
 /* The same for the uncentred Gram F^T F (= scatter + n mean mean^T). */
 int xf_score_gram_eig(struct xf_score_cache *cache, const double **w, const double **v, struct xf_err *err);
 

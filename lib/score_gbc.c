@@ -14,34 +14,25 @@
 #define GBC_MIN_VAR 1e-4  /* variance floor: a constant feature or a one-sample class */
 
 /*
- * Population variance (divide by n_c) per class and dimension, floored at GBC_MIN_VAR,
- * from the deviations to the class means (two passes, no cancellation). Rows of empty
+ * Population variance (divide by n_c) per class and dimension, floored at GBC_MIN_VAR, from
+ * the shared sums of squared deviations to the class means (no cancellation). Rows of empty
  * classes are left 0 and must not be used.
  */
-static double *class_variances(const struct xf_score_data *d, const double *means, const int64_t *counts,
+static double *class_variances(const struct xf_score_data *d, struct xf_score_cache *cache, const int64_t *counts,
 			       struct xf_err *err)
 {
+	const double *m2 = xf_score_class_m2(cache, err);
 	double *var;
 
-	if ((uint64_t)d->c > SIZE_MAX / sizeof(*var) / (uint64_t)d->d) {
-		xf_err_set(err, XF_E_LIMIT, "%lld classes x %lld dimensions is too large", (long long)d->c,
-			   (long long)d->d);
+	if (!m2)
 		return NULL;
-	}
 	if (!(var = calloc((size_t)d->c * (size_t)d->d, sizeof(*var)))) {
 		xf_err_nomem(err, (size_t)d->c * (size_t)d->d * sizeof(*var));
 		return NULL;
 	}
-	for (int64_t i = 0; i < d->n; i++) {
-		const double *x = d->f + i * d->d, *mu = means + d->y[i] * d->d;
-		double *v = var + d->y[i] * d->d;
-
-		for (int64_t j = 0; j < d->d; j++)
-			v[j] += (x[j] - mu[j]) * (x[j] - mu[j]);
-	}
 	for (int64_t c = 0; c < d->c; c++)
 		for (int64_t j = 0; counts[c] && j < d->d; j++)
-			var[c * d->d + j] = fmax(var[c * d->d + j] / (double)counts[c], GBC_MIN_VAR);
+			var[c * d->d + j] = fmax(m2[c * d->d + j] / (double)counts[c], GBC_MIN_VAR);
 	return var;
 }
 
@@ -106,7 +97,7 @@ static int gbc(const struct xf_score_data *d, struct xf_score_cache *cache, bool
 	int64_t s_stride = spherical ? 0 : 1, n_s = spherical ? 1 : d->d;
 	double *var, *log_det;
 
-	if (!means || !(var = class_variances(d, means, counts, err)))
+	if (!means || !(var = class_variances(d, cache, counts, err)))
 		return -1;
 	if (!(log_det = calloc((size_t)d->c, sizeof(*log_det)))) {
 		free(var);

@@ -94,6 +94,10 @@ static int basis_from_svd(const struct xf_score_data *data, struct xf_score_cach
 	double *vt = malloc(k * data->d * sizeof(double));
 	int rc = -1;
 
+	if (!data->f) {
+		free(a), free(u), free(vt);
+		return xf_err_set(err, XF_E_USAGE, "with N <= D LogME needs the rows themselves, not partial statistics");
+	}
 	if (!counts || !a || !u || !vt || basis_alloc(b, k, c, err) < 0) {
 		free(a), free(u), free(vt);
 		return counts ? xf_err_nomem(err, 0) : -1;

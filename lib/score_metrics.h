@@ -7,6 +7,9 @@
 
 #include "score.h"
 
+/* Index of the largest of p[0..n), the first on ties (numpy's argmax). */
+int64_t xf_score_argmax(const double *p, int64_t n);
+
 #define XF_METRIC_FN(name) \
 	int name(const struct xf_score_data *data, struct xf_score_cache *cache, double *out, struct xf_err *err)
 

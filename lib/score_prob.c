@@ -24,17 +24,6 @@ static void *alloc_table(int64_t rows, int64_t cols, size_t size, struct xf_err 
 	return t;
 }
 
-/* Index of the largest entry of p[0..n-1], the first one on ties (numpy argmax). */
-static int64_t first_argmax(const double *p, int64_t n)
-{
-	int64_t best = 0;
-
-	for (int64_t j = 1; j < n; j++)
-		if (p[j] > p[best])
-			best = j;
-	return best;
-}
-
 /*
  * Q[y,z] = J[y,z] / pz[z] with J the joint of section 1. J's factor 1/n cancels in the
  * ratio, so q starts as the per-class column sums of P and is normalised column-wise.
@@ -88,21 +77,15 @@ XF_METRIC_FN(xf_metric_leep)
  */
 XF_METRIC_FN(xf_metric_nce)
 {
-	int64_t *joint = alloc_table(data->c, data->cs, sizeof(*joint), err);
+	const int64_t *joint = xf_score_joint(cache, err);
 	int64_t *nz = joint ? alloc_table(1, data->cs, sizeof(*nz), err) : NULL;
 	double sum = 0;
 
-	(void)cache;
-	if (!nz) {
-		free(joint);
+	if (!nz)
 		return -1;
-	}
-	for (int64_t i = 0; i < data->n; i++) {
-		int64_t z = first_argmax(data->p + i * data->cs, data->cs);
-
-		joint[data->y[i] * data->cs + z]++;
-		nz[z]++;
-	}
+	for (int64_t c = 0; c < data->c; c++)
+		for (int64_t z = 0; z < data->cs; z++)
+			nz[z] += joint[c * data->cs + z];
 	for (int64_t c = 0; c < data->c; c++)
 		for (int64_t z = 0; z < data->cs; z++) {
 			int64_t k = joint[c * data->cs + z];
@@ -110,7 +93,6 @@ XF_METRIC_FN(xf_metric_nce)
 			if (k > 0)
 				sum += (double)k * log((double)k / (double)nz[z]);
 		}
-	free(joint);
 	free(nz);
 	*out = sum / (double)data->n;
 	return 0;
@@ -119,12 +101,13 @@ XF_METRIC_FN(xf_metric_nce)
 /* Labels are compared with source-class indices as integers; a label >= cs is never right. */
 XF_METRIC_FN(xf_metric_accuracy)
 {
+	const int64_t *joint = xf_score_joint(cache, err);
 	int64_t right = 0;
 
-	(void)cache;
-	(void)err;
-	for (int64_t i = 0; i < data->n; i++)
-		right += first_argmax(data->p + i * data->cs, data->cs) == data->y[i];
+	if (!joint)
+		return -1;
+	for (int64_t c = 0; c < data->c && c < data->cs; c++)
+		right += joint[c * data->cs + c];
 	*out = (double)right / (double)data->n;
 	return 0;
 }

@@ -106,6 +106,38 @@ same "metrics needing probabilities are skipped, saying why" "no probabilities (
 import json; d = json.load(open('$T/all.json'))
 print(next((s['why'] for s in d['skipped'] if s['metric'] == 'leep'), 'leep not skipped'))")"
 
+# --partial on 4 shards, then --reduce, equals one pass (1e-9 relative) for the reducible
+# metrics; rows sorted by label so that shards miss classes, and an offset of 1000.
+"$PY" -c "
+import numpy as np
+rng = np.random.default_rng(5); n, d = 400, 10
+y = np.sort(rng.integers(0, 5, n)); x = rng.normal(size=(n, d)) + 0.4 * y[:, None] + 1000
+z = rng.normal(size=(n, 7)) + 2 * np.eye(7)[y]; p = np.exp(z); p /= p.sum(1, keepdims=True)
+np.save('$T/s-x.npy', x.astype('<f4')); np.save('$T/s-y.npy', y); np.save('$T/s-p.npy', p.astype('<f4'))"
+xfer-pack x="$T/s-x.npy" y="$T/s-y.npy" p="$T/s-p.npy" -o "$T/sharded.xs"
+reducible=logme,logme_exact,hscore,gbc,gbc_spherical,nce,accuracy
+xfer-score -m "$reducible" --format tsv "$T/sharded.xs" | sed 1d | cut -f2,3 >"$T/one-pass.tsv"
+for i in 0 1 2 3; do
+	xfer-cat --shard "$i/4" "$T/sharded.xs" -o "$T/shard-$i.xs"
+	xfer-score --partial --name sharded "$T/shard-$i.xs" -o "$T/named-$i.xs"
+done
+xfer-score --partial "$T/shard-0.xs" -o "$T/stats-0.xs"
+check "partial streams are valid streams" xfer-cat --check "$T/stats-0.xs"
+same "a candidate is named after its file by default" shard-0 \
+	"$(xfer-cat --info "$T/stats-0.xs" >/dev/null && "$PY" -c "
+import msgpack; print(next(msgpack.Unpacker(open('$T/stats-0.xs', 'rb'), raw=False))['meta']['candidate'])")"
+xfer-score --reduce -m "$reducible" --format tsv "$T"/named-*.xs | sed 1d | cut -f2,3 >"$T/reduced.tsv"
+same "--reduce of 4 shards equals one pass to 1e-9 for $reducible" yes "$(paste "$T/one-pass.tsv" "$T/reduced.tsv" |
+	awk -F'\t' '$1 != $3 { bad = 1 } { r = ($2 - $4) / ($2 == 0 ? 1 : $2); if (r < 0) r = -r; if (r > 1e-9) bad = 1 }
+		END { print (NR == 7 && !bad) ? "yes" : "no (" NR " rows)" }')"
+xfer-score --reduce --format json "$T"/named-*.xs >"$T/reduced.json"
+same "--reduce with all skips what needs every row" "hscore_shrinkage leep nll sfda tmi" \
+	"$("$PY" -c "import json; print(' '.join(sorted(s['metric'] for s in json.load(open('$T/reduced.json'))['skipped'])))")"
+expect_fail 1 "naming a metric that cannot be reduced fails" xfer-score --reduce -m tmi "$T"/named-*.xs
+stderr_has "saying why" "*needs every row at once*"
+expect_fail 2 "--partial takes no --metric" xfer-score --partial -m logme "$T/shard-0.xs"
+expect_fail 1 "--reduce refuses a stream that is not partial statistics" xfer-score --reduce "$T/sharded.xs"
+
 # Bad input.
 "$PY" -c "
 import numpy as np
