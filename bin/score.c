@@ -152,7 +152,6 @@ static void base_name(const char *path, char *out, size_t size)
 		*dot = '\0';
 }
 
-
 static void read_all_candidates(const struct score_opts *o, struct xf_score_candidate **cands, int *n)
 {
 	struct xf_score_inputs in = { o->field ? o->field : "x", o->labels ? o->labels : "y", o->probs ? o->probs : "p" };
@@ -224,7 +223,8 @@ static void score_one(const struct xf_metric *m, struct xf_score_candidate *c, s
 {
 	struct xf_err err = XF_ERR_INIT;
 	double value, t0 = seconds();
-	int rc = c->data.f || c->data.p || c->data.y ? xf_score_cache_check(cache, m->needs, &err) : check_reduced(m, &c->data, cache, &err);
+	bool reduced = !c->data.f && !c->data.p && !c->data.y; /* scored from merged statistics */
+	int rc = reduced ? check_reduced(m, &c->data, cache, &err) : xf_score_cache_check(cache, m->needs, &err);
 
 	if (rc < 0 || m->compute(&c->data, cache, &value, &err) < 0) {
 		if (!all || err.code == XF_E_NOMEM)
@@ -255,7 +255,6 @@ static void score_all(const struct score_opts *o, struct xf_score_candidate *can
 		cands[i].data.threads = prog_threads(&o->common);
 		if (!(cache = xf_score_cache_new(&cands[i].data, &err)))
 			die_err(&err);
-
 		for (const struct xf_metric *m = xf_metrics; m->name; m++)
 			if (wanted(o->metrics, m->name))
 				score_one(m, &cands[i], cache, all, report, skipped);

@@ -26,7 +26,8 @@ const struct xf_metric xf_metrics[] = {
 	  xf_metric_gbc_spherical, true },
 	{ "tmi", XF_NEEDS_F | XF_NEEDS_Y, true, "TMI, kNN estimate of H(X|Y) per kept class (Xu & Kang 2023)",
 	  xf_metric_tmi, false },
-	{ "accuracy", XF_NEEDS_P | XF_NEEDS_Y, true, "fraction of rows whose argmax P is the label", xf_metric_accuracy, true },
+	{ "accuracy", XF_NEEDS_P | XF_NEEDS_Y, true, "fraction of rows whose argmax P is the label",
+	  xf_metric_accuracy, true },
 	{ "nll", XF_NEEDS_P | XF_NEEDS_Y, false, "mean -log P[label], clipped as sklearn log_loss", xf_metric_nll, false },
 	{ NULL, 0, false, NULL, NULL, false },
 };
