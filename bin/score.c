@@ -11,14 +11,15 @@
 
 #include "linalg.h"
 #include "prog.h"
+#include "score_ensemble.h"
 #include "score_input.h"
 #include "score_partial.h"
 #include "score_report.h"
 
 static const char synopsis[] =
 	"usage: xfer-score [-m all|METRIC,...] [--field PATTERN] [--labels NAME] [--probs NAME]\n"
-	"                  [--format stream|tsv|json|text] [--partial | --reduce] [--name NAME] [-o FILE]\n"
-	"                  [-j N] [FILE...]\n";
+	"                  [--format stream|tsv|json|text] [--ensemble K] [--partial | --reduce]\n"
+	"                  [--name NAME] [-o FILE] [-j N] [FILE...]\n";
 
 static const char help_tail[] =
 	"\n"
@@ -36,6 +37,8 @@ static const char help_tail[] =
 	"                        tsv, json, or text (a ranked table for people)\n"
 	"      --name NAME       the candidate's name (default: the file name; with --field, the\n"
 	"                        field names); give every shard the same name for --reduce\n"
+	"      --ensemble K      choose the best K source models (inputs with probabilities) by\n"
+	"                        ms_leep or e_leep, greedily; without it they score all of them\n"
 	"      --partial         write each candidate's sufficient statistics (a stream) instead of\n"
 	"                        scores: for shards of the rows, e.g. one per job of an array\n"
 	"      --reduce          score from partial streams: exactly the one-pass result for the\n"
@@ -55,15 +58,18 @@ static const char examples[] =
 	"  xfer-score --format text resnet.xs vit.xs convnext.xs\n"
 	"  xfer-score -m logme,hscore --field 'layer*' --format tsv features.xs\n"
 	"  xfer-score -m leep,nce,accuracy --format json predictions.xs\n"
+	"  xfer-score -m ms_leep --ensemble 3 --format text source-*.xs\n"
 	"  xfer-score --partial --name vit shard-3.xs -o stats-3.xs; xfer-score --reduce stats-*.xs\n";
 
-enum { OPT_FIELD = PROG_OPT_FIRST_FREE, OPT_LABELS, OPT_PROBS, OPT_FORMAT, OPT_PARTIAL, OPT_REDUCE, OPT_NAME };
+enum { OPT_FIELD = PROG_OPT_FIRST_FREE, OPT_LABELS, OPT_PROBS, OPT_FORMAT, OPT_PARTIAL, OPT_REDUCE, OPT_NAME,
+       OPT_ENSEMBLE };
 
 struct score_opts {
 	struct prog_common common;
 	const char *metrics, *field, *labels, *probs, *name;
 	enum xf_report_format format;
 	bool partial, reduce;        /* write sufficient statistics / combine them */
+	int ensemble;                /* --ensemble K: greedy choice of K source models; 0: all of them */
 	char **inputs;
 	int n_inputs;
 };
@@ -80,6 +86,9 @@ static char *build_help(void)
 	for (const struct xf_metric *m = xf_metrics; m->name && len < size; m++)
 		len += (size_t)snprintf(text + len, size - len, "  %-18s%s%s\n", m->name, m->summary,
 					m->higher_is_better ? "" : " (lower is better)");
+	len += (size_t)snprintf(text + len, size - len, "  %-18s%s\n  %-18s%s\n", "ms_leep",
+				"ensembles: log of the models' mean LEEP prediction (Agostinelli et al. 2022)", "e_leep",
+				"ensembles: LEEP of the product of the models' label spaces");
 	if (len < size)
 		snprintf(text + len, size - len, "%s", examples);
 	return text;
@@ -93,6 +102,7 @@ static void parse_options(int argc, char **argv, struct score_opts *o)
 		{ "labels", required_argument, NULL, OPT_LABELS }, { "probs", required_argument, NULL, OPT_PROBS },
 		{ "format", required_argument, NULL, OPT_FORMAT }, { "partial", no_argument, NULL, OPT_PARTIAL },
 		{ "reduce", no_argument, NULL, OPT_REDUCE }, { "name", required_argument, NULL, OPT_NAME },
+		{ "ensemble", required_argument, NULL, OPT_ENSEMBLE },
 		{ NULL, 0, NULL, 0 }
 	};
 	static char *stdin_only[] = { "-" };
@@ -113,6 +123,7 @@ static void parse_options(int argc, char **argv, struct score_opts *o)
 		case OPT_PARTIAL: o->partial = true; break;
 		case OPT_REDUCE: o->reduce = true; break;
 		case OPT_NAME: o->name = optarg; break;
+		case OPT_ENSEMBLE: o->ensemble = (int)prog_parse_int("--ensemble", optarg, 1, 1000); break;
 		}
 	}
 	if (o->partial && (o->reduce || o->metrics || o->format != XF_REPORT_STREAM))
@@ -122,6 +133,8 @@ static void parse_options(int argc, char **argv, struct score_opts *o)
 			    o->format == XF_REPORT_JSON ? "json" : "text");
 	o->inputs = optind < argc ? argv + optind : stdin_only;
 	o->n_inputs = optind < argc ? argc - optind : 1;
+	if (o->ensemble && (o->partial || o->reduce))
+		usage_error("--ensemble scores probabilities of several inputs; not with --partial or --reduce");
 	if (o->name && (o->n_inputs > 1 || o->reduce))
 		usage_error("--name names the candidate of a single input");
 }
@@ -135,9 +148,12 @@ static void check_metric_names(const char *list)
 		return;
 	if (!(copy = strdup(list)))
 		die("out of memory");
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		if (!xf_metric_find(tok))
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		enum xf_ensemble_metric e;
+
+		if (!xf_metric_find(tok) && xf_ensemble_parse(tok, &e) < 0)
 			usage_error("--metric: unknown metric '%s' (see --help)", tok);
+	}
 	free(copy);
 }
 
@@ -266,11 +282,13 @@ static void score_all(const struct score_opts *o, struct xf_score_candidate *can
 }
 
 static void write_partials(struct score_opts *o, struct xf_score_candidate *cands, int n, struct prog_output *out);
+static void score_ensembles(const struct score_opts *o, struct xf_score_candidate *cands, int n,
+			    struct xf_score_report *report);
 static void reduce(const struct score_opts *o, struct xf_score_report *report);
 
 int main(int argc, char **argv)
 {
-	struct score_opts o = { PROG_COMMON_INIT, NULL, NULL, NULL, NULL, NULL, XF_REPORT_STREAM, false, false, NULL, 0 };
+	struct score_opts o = { PROG_COMMON_INIT, NULL, NULL, NULL, NULL, NULL, XF_REPORT_STREAM, false, false, 0, NULL, 0 };
 	struct xf_header h = XF_HEADER_INIT;
 	struct xf_err err = XF_ERR_INIT;
 	struct xf_score_candidate *cands = NULL;
@@ -300,6 +318,7 @@ int main(int argc, char **argv)
 	} else {
 		read_all_candidates(&o, &cands, &n);
 		score_all(&o, cands, n, report);
+		score_ensembles(&o, cands, n, report);
 	}
 	h.meta = json_object();
 	prog_add_history(&h);
@@ -409,4 +428,70 @@ static void reduce(const struct score_opts *o, struct xf_score_report *report)
 	free(m.cands);
 	free(m.stats);
 	json_decref(skipped);
+}
+
+/* An ensemble metric over the pool of candidates with probabilities (all, or the greedy best K). */
+static void score_ensemble(const struct score_opts *o, enum xf_ensemble_metric e, const struct xf_score_data **pool,
+			   const char **names, int n, struct xf_score_report *report)
+{
+	struct xf_err err = XF_ERR_INIT;
+	int k = o->ensemble ? o->ensemble : n, *chosen = calloc(k + 1, sizeof(int));
+	char label[4096] = "";
+	double value;
+	int rc;
+
+	if (!chosen)
+		die("out of memory");
+	if (o->ensemble)
+		rc = xf_ensemble_greedy(e, pool, n, k, chosen, &value, &err);
+	else {
+		for (int i = 0; i < n; i++)
+			chosen[i] = i;
+		rc = xf_ensemble_score(e, pool, n, &value, &err);
+	}
+	if (rc < 0) {
+		if (o->metrics && strcmp(o->metrics, "all"))
+			die("%s: %s", xf_ensemble_name(e), err.msg);
+		rc = xf_score_report_skip(report, xf_ensemble_name(e), err.msg, &err);
+	} else {
+		for (int i = 0; i < k; i++)
+			snprintf(label + strlen(label), sizeof(label) - strlen(label), "%s%s", i ? "+" : "", names[chosen[i]]);
+		note(2, "%s: %s = %.10g", label, xf_ensemble_name(e), value);
+		rc = xf_score_report_add(report, label, xf_ensemble_name(e), value, true, &err);
+	}
+	free(chosen);
+	if (rc < 0)
+		die_err(&err);
+}
+
+/* Ensemble metrics, when asked for (or with all, when two or more inputs have probabilities). */
+static void score_ensembles(const struct score_opts *o, struct xf_score_candidate *cands, int n,
+			    struct xf_score_report *report)
+{
+	const struct xf_score_data **pool = calloc(n + 1, sizeof(*pool));
+	const char **names = calloc(n + 1, sizeof(*names));
+	bool all = !o->metrics || !strcmp(o->metrics, "all");
+	struct xf_err err = XF_ERR_INIT;
+	int k = 0;
+
+	if (!pool || !names)
+		die("out of memory");
+	for (int i = 0; i < n; i++)
+		if (cands[i].data.p) {
+			if (xf_score_check(&cands[i].data, XF_NEEDS_P | XF_NEEDS_Y, &err) < 0)
+				die("%s: %s", cands[i].name, err.msg);
+			names[k] = cands[i].name;
+			pool[k++] = &cands[i].data;
+		}
+	if (o->ensemble && o->ensemble > k)
+		die("--ensemble %d: only %d inputs have probabilities (field p)", o->ensemble, k);
+	for (int e = 0; e < XF_ENSEMBLE_COUNT; e++) {
+		if (!wanted(o->metrics, xf_ensemble_name(e)) || (all && k < 2 && !o->ensemble))
+			continue;
+		if (k == 0)
+			die("%s: no input has probabilities (field p)", xf_ensemble_name(e));
+		score_ensemble(o, (enum xf_ensemble_metric)e, pool, names, k, report);
+	}
+	free(pool);
+	free(names);
 }

@@ -41,6 +41,12 @@ struct xf_metric {
 	bool reducible;             /* computable from merged partial statistics (xf_score_stats) */
 };
 
+/*
+ * LEEP's expected empirical prediction of every row (n values into eep): the mean of its
+ * logs is LEEP; ensembles of source models average or multiply them (score_ensemble.h).
+ */
+int xf_score_leep_eep(const struct xf_score_data *data, double *eep, struct xf_err *err);
+
 /* The table of metrics, in the order --metric all computes them; NULL-name terminated. */
 extern const struct xf_metric xf_metrics[];
 const struct xf_metric *xf_metric_find(const char *name);

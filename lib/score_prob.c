@@ -49,24 +49,36 @@ static void leep_conditional(const struct xf_score_data *d, double *q)
 	}
 }
 
-XF_METRIC_FN(xf_metric_leep)
+int xf_score_leep_eep(const struct xf_score_data *data, double *eep, struct xf_err *err)
 {
 	double *q = alloc_table(data->c, data->cs, sizeof(*q), err);
-	double sum = 0;
 
-	(void)cache;
 	if (!q)
 		return -1;
 	leep_conditional(data, q);
 	for (int64_t i = 0; i < data->n; i++) {
 		const double *p = data->p + i * data->cs, *row = q + data->y[i] * data->cs;
-		double eep = 0;
 
+		eep[i] = 0;
 		for (int64_t z = 0; z < data->cs; z++)
-			eep += row[z] * p[z];
-		sum += log(eep);
+			eep[i] += row[z] * p[z];
 	}
 	free(q);
+	return 0;
+}
+
+XF_METRIC_FN(xf_metric_leep)
+{
+	double *eep = alloc_table(data->n, 1, sizeof(*eep), err), sum = 0;
+
+	(void)cache;
+	if (!eep || xf_score_leep_eep(data, eep, err) < 0) {
+		free(eep);
+		return -1;
+	}
+	for (int64_t i = 0; i < data->n; i++)
+		sum += log(eep[i]);
+	free(eep);
 	*out = sum / (double)data->n;
 	return 0;
 }

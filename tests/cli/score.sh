@@ -138,6 +138,36 @@ stderr_has "saying why" "*needs every row at once*"
 expect_fail 2 "--partial takes no --metric" xfer-score --partial -m logme "$T/shard-0.xs"
 expect_fail 1 "--reduce refuses a stream that is not partial statistics" xfer-score --reduce "$T/sharded.xs"
 
+# Ensembles: ms_leep and e_leep of four source models, and the greedy best two.
+"$PY" - "$T" <<'PY'
+import sys, numpy as np
+t = sys.argv[1]; rng = np.random.default_rng(11); n = 150
+y = rng.integers(0, 3, n); np.save(f"{t}/e-y.npy", y)
+for k, (cs, strength) in enumerate([(4, 2.0), (3, 0.5), (5, 1.0), (2, 0.1)]):
+    z = rng.normal(size=(n, cs)) + strength * np.eye(cs)[y % cs]
+    p = np.exp(z); p /= p.sum(1, keepdims=True); np.save(f"{t}/e-p{k}.npy", p.astype("<f4"))
+PY
+for k in 0 1 2 3; do xfer-pack p="$T/e-p$k.npy" y="$T/e-y.npy" -o "$T/src$k.xs"; done
+xfer-score -m ms_leep,e_leep --format tsv "$T"/src?.xs | sed 1d >"$T/ens-all.tsv"
+xfer-score -m ms_leep,e_leep --ensemble 2 --format tsv "$T"/src?.xs | sed 1d >"$T/ens-2.tsv"
+same "ensemble metrics and greedy choice agree with numpy to 1e-9" agree "$("$PY" - "$top/tests/ref" "$T" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1]); t = sys.argv[2]
+import ref_ensemble as r
+y = np.load(f"{t}/e-y.npy"); ps = [np.load(f"{t}/e-p{k}.npy") for k in range(4)]
+want = [("src0+src1+src2+src3", "ms_leep", r.ms_leep(ps, y)), ("src0+src1+src2+src3", "e_leep", r.e_leep(ps, y))]
+for name, fn in (("ms_leep", r.ms_leep), ("e_leep", r.e_leep)):
+    chosen, v = r.greedy(fn, ps, y, 2)
+    want.append(("+".join(f"src{j}" for j in chosen), name, v))
+got = [l.split("\t")[:3] for l in open(f"{t}/ens-all.tsv").read().splitlines() + open(f"{t}/ens-2.tsv").read().splitlines()]
+ok = len(got) == 4 and all(g[0] == w[0] and g[1] == w[1] and abs(float(g[2]) - w[2]) <= 1e-9 * abs(w[2])
+                           for g, w in zip(got, want))
+print("agree" if ok else f"got {got} want {want}")
+PY
+)"
+expect_fail 1 "--ensemble larger than the pool fails" xfer-score -m ms_leep --ensemble 5 "$T"/src?.xs
+stderr_has "saying how many have probabilities" "*only 4 inputs have probabilities*"
+
 # Bad input.
 "$PY" -c "
 import numpy as np
