@@ -59,19 +59,6 @@ struct xf_catout *xf_catout_new(const struct xf_catout_opts *opts, struct xf_sin
 	return c;
 }
 
-static int say(struct xf_catout *c, struct xf_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int say(struct xf_catout *c, struct xf_err *err, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	return xf_sink_write(c->sink, buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1, err);
-}
-
 static bool same_classes(const struct xf_header *a, const struct xf_header *b)
 {
 	return json_equal(json_object_get(a->meta, "classes"), json_object_get(b->meta, "classes")) ||
@@ -228,7 +215,7 @@ static void format_shape(const struct xf_field *f, char *buf, size_t size)
 
 static int info_fields(struct xf_catout *c, const struct xf_header *h, struct xf_err *err)
 {
-	int rc = say(c, err, "  %-20s %-6s %-16s %12s %12s %12s %8s %8s\n", "field", "dtype", "shape", "min", "mean",
+	int rc = xf_sink_printf(c->sink, err, "  %-20s %-6s %-16s %12s %12s %12s %8s %8s\n", "field", "dtype", "shape", "min", "mean",
 		     "max", "nan", "inf");
 
 	for (int k = 0; k < h->n_fields && rc == 0; k++) {
@@ -238,11 +225,11 @@ static int info_fields(struct xf_catout *c, const struct xf_header *h, struct xf
 
 		format_shape(&h->fields[k], shape, sizeof(shape));
 		if (h->fields[k].dtype == XF_DTYPE_STR || finite == 0)
-			rc = say(c, err, "  %-20s %-6s %-16s %12s %12s %12s %8lld %8lld\n", h->fields[k].name,
+			rc = xf_sink_printf(c->sink, err, "  %-20s %-6s %-16s %12s %12s %12s %8lld %8lld\n", h->fields[k].name,
 				 xf_dtype_name(h->fields[k].dtype), shape, "-", "-", "-", (long long)s->n_nan,
 				 (long long)s->n_inf);
 		else
-			rc = say(c, err, "  %-20s %-6s %-16s %12.6g %12.6g %12.6g %8lld %8lld\n", h->fields[k].name,
+			rc = xf_sink_printf(c->sink, err, "  %-20s %-6s %-16s %12.6g %12.6g %12.6g %8lld %8lld\n", h->fields[k].name,
 				 xf_dtype_name(h->fields[k].dtype), shape, s->min, s->sum / finite, s->max,
 				 (long long)s->n_nan, (long long)s->n_inf);
 	}
@@ -263,20 +250,20 @@ static int info_meta(struct xf_catout *c, const struct xf_header *h, struct xf_e
 
 	if (json_is_array(classes)) {
 		text = json_dumps(classes, JSON_COMPACT);
-		rc = say(c, err, "  classes (%zu): %.900s\n", json_array_size(classes), text ? text : "?");
+		rc = xf_sink_printf(c->sink, err, "  classes (%zu): %.900s\n", json_array_size(classes), text ? text : "?");
 		free(text);
 	}
 	if (h->graph) {
 		text = json_dumps(json_object_get(h->graph, "outputs"), JSON_COMPACT);
-		rc = rc ? rc : say(c, err, "  graph: %zu nodes, outputs %.200s\n",
+		rc = rc ? rc : xf_sink_printf(c->sink, err, "  graph: %zu nodes, outputs %.200s\n",
 				   json_array_size(json_object_get(h->graph, "nodes")), text ? text : "?");
 		free(text);
 	}
 	if (json_is_array(history) && rc == 0)
-		rc = say(c, err, "  history:\n");
+		rc = xf_sink_printf(c->sink, err, "  history:\n");
 	json_array_foreach(history, i, rec) {
 		text = json_dumps(json_object_get(rec, "args"), JSON_COMPACT);
-		rc = rc ? rc : say(c, err, "    %s %s %.900s\n", str_or(json_object_get(rec, "prog"), "?"),
+		rc = rc ? rc : xf_sink_printf(c->sink, err, "    %s %s %.900s\n", str_or(json_object_get(rec, "prog"), "?"),
 				   str_or(json_object_get(rec, "version"), "?"), text ? text : "");
 		free(text);
 	}
@@ -287,11 +274,11 @@ static int on_end(struct xf_catout *c, const struct xf_header *h, const struct x
 {
 	if (c->o.mode != XF_CATOUT_INFO)
 		return 0;
-	if (h->kind == XF_KIND_MODEL && say(c, err, "segment %lld: model, %lld tensors\n", (long long)c->segments_in,
+	if (h->kind == XF_KIND_MODEL && xf_sink_printf(c->sink, err, "segment %lld: model, %lld tensors\n", (long long)c->segments_in,
 					    (long long)f->count) < 0)
 		return -1;
 	if (h->kind != XF_KIND_MODEL &&
-	    say(c, err, "segment %lld: %s, %lld rows in %lld batches%s\n", (long long)c->segments_in, xf_kind_name(h->kind),
+	    xf_sink_printf(c->sink, err, "segment %lld: %s, %lld rows in %lld batches%s\n", (long long)c->segments_in, xf_kind_name(h->kind),
 		(long long)f->count, (long long)c->seg_batches,
 		c->seg_rows == f->count ? "" : " (statistics over the selected rows)") < 0)
 		return -1;

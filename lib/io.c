@@ -1,5 +1,6 @@
 /* io: byte sources (file, stdin, memory; zstd detected) and sinks (buffered, zstd); see io.h. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,6 +383,18 @@ void xf_sink_abort(struct xf_sink *s)
 	free(s->zout);
 	free(s->buf);
 	free(s);
+}
+
+int xf_sink_printf(struct xf_sink *s, struct xf_err *err, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return xf_sink_write(s, buf, n < 0 ? 0 : n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1, err);
 }
 
 uint64_t xf_sink_bytes_in(const struct xf_sink *s)

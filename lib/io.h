@@ -58,6 +58,8 @@ int xf_sink_close(struct xf_sink *s, struct xf_err *err);
 /* Free without finishing, after an error. */
 void xf_sink_abort(struct xf_sink *s);
 uint64_t xf_sink_bytes_in(const struct xf_sink *s);
+/* Formatted text into a sink (a line of at most 1023 bytes); 0 or -1 as xf_sink_write. */
+int xf_sink_printf(struct xf_sink *s, struct xf_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* write(2) all of buf, restarting on EINTR; EPIPE gives XF_E_PIPE. */
 int xf_write_all(int fd, const void *buf, size_t n, const char *name, struct xf_err *err);

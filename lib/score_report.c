@@ -121,36 +121,23 @@ static int by_metric_rank(const void *pa, const void *pb)
 	return a->rank < b->rank ? -1 : a->rank > b->rank;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int say(struct xf_sink *sink, struct xf_err *err, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	return xf_sink_write(sink, buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1, err);
-}
-
 static int write_text(const struct xf_score_report *r, bool tsv, struct xf_sink *sink, struct xf_err *err)
 {
 	size_t i;
 	json_t *s;
-	int rc = tsv ? say(sink, err, "candidate\tmetric\tvalue\trank\n")
-		     : say(sink, err, "%-16s %5s  %-24s %s\n", "metric", "rank", "candidate", "value");
+	int rc = tsv ? xf_sink_printf(sink, err, "candidate\tmetric\tvalue\trank\n")
+		     : xf_sink_printf(sink, err, "%-16s %5s  %-24s %s\n", "metric", "rank", "candidate", "value");
 
 	for (int64_t k = 0; k < r->n && rc == 0; k++) {
 		const struct result *x = &r->rows[k];
 
-		rc = tsv ? say(sink, err, "%s\t%s\t%.17g\t%lld\n", x->candidate, x->metric, x->value, (long long)x->rank)
-			 : say(sink, err, "%-16s %5lld  %-24s %.10g%s\n", x->metric, (long long)x->rank, x->candidate,
+		rc = tsv ? xf_sink_printf(sink, err, "%s\t%s\t%.17g\t%lld\n", x->candidate, x->metric, x->value, (long long)x->rank)
+			 : xf_sink_printf(sink, err, "%-16s %5lld  %-24s %.10g%s\n", x->metric, (long long)x->rank, x->candidate,
 			       x->value, x->higher_is_better ? "" : "  (lower is better)");
 	}
 	json_array_foreach(r->skipped, i, s)
 		if (rc == 0 && !tsv)
-			rc = say(sink, err, "skipped %s: %s\n", json_string_value(json_object_get(s, "metric")),
+			rc = xf_sink_printf(sink, err, "skipped %s: %s\n", json_string_value(json_object_get(s, "metric")),
 				 json_string_value(json_object_get(s, "why")));
 	return rc;
 }
