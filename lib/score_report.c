@@ -74,6 +74,12 @@ int xf_score_report_add(struct xf_score_report *r, const char *candidate, const 
 
 int xf_score_report_skip(struct xf_score_report *r, const char *metric, const char *why, struct xf_err *err)
 {
+	size_t i;
+	json_t *s;
+
+	json_array_foreach(r->skipped, i, s)
+		if (!strcmp(json_string_value(json_object_get(s, "metric")), metric))
+			return 0; /* the first reason stands */
 	if (json_array_append_new(r->skipped, json_pack("{s:s, s:s}", "metric", metric, "why", why)) < 0)
 		return xf_err_nomem(err, 0);
 	return 0;

@@ -16,7 +16,7 @@ struct xf_score_report *xf_score_report_new(struct xf_err *err);
 /* Add one value; NaN ranks last. */
 int xf_score_report_add(struct xf_score_report *r, const char *candidate, const char *metric, double value,
 			bool higher_is_better, struct xf_err *err);
-/* Note a metric that --metric all skipped, and why. */
+/* Note a metric that --metric all skipped, and why (once per metric: the first reason stands). */
 int xf_score_report_skip(struct xf_score_report *r, const char *metric, const char *why, struct xf_err *err);
 /*
  * Rank (1 = best; equal values share the better rank) and write. The stream form is one
