@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "linalg.h"
 
@@ -74,6 +76,38 @@ int xf_linalg_eigh(double *a, int64_t d, double *w, struct xf_err *err)
 		return 0;
 	return lapack_status(LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (int)d, a, (int)d, w), "eigendecomposition",
 			     err);
+}
+
+int xf_linalg_eigh_project(double *a, int64_t d, double *w, const double *b, int64_t c, double *out,
+			   struct xf_err *err)
+{
+	double *e = NULL, *tau = NULL, *z = NULL, *qb = NULL;
+	int rc;
+
+	if (fits(err, 2, d, c) < 0)
+		return -1;
+	if (d == 0)
+		return 0;
+	e = malloc(d * sizeof(double)), tau = malloc(d * sizeof(double));
+	z = malloc(d * d * sizeof(double)), qb = malloc((d * c + 1) * sizeof(double));
+	if (!e || !tau || !z || !qb) {
+		rc = xf_err_nomem(err, d * d * sizeof(double));
+		goto done;
+	}
+	memcpy(qb, b, d * c * sizeof(double));
+	rc = lapack_status(LAPACKE_dsytrd(LAPACK_ROW_MAJOR, 'U', (int)d, a, (int)d, w, e, tau), "tridiagonal reduction",
+			   err);
+	if (rc == 0 && c > 0) /* qb = Q^T b */
+		rc = lapack_status(LAPACKE_dormtr(LAPACK_ROW_MAJOR, 'L', 'U', 'T', (int)d, (int)c, a, (int)d, tau, qb,
+						  (int)c), "applying reflectors", err);
+	if (rc == 0)
+		rc = lapack_status(LAPACKE_dstedc(LAPACK_ROW_MAJOR, 'I', (int)d, w, e, z, (int)d), "tridiagonal eigenproblem",
+				   err);
+	if (rc == 0) /* V = Q Z, so V^T b = Z^T (Q^T b) */
+		rc = xf_linalg_gemm(true, false, d, c, d, 1.0, z, d, qb, c, 0.0, out, c, err);
+done:
+	free(e), free(tau), free(z), free(qb);
+	return rc;
 }
 
 int xf_linalg_eigh_general(double *a, double *b, int64_t d, double *w, struct xf_err *err)

@@ -34,6 +34,15 @@ int xf_linalg_gram(int64_t n, int64_t d, double alpha, const double *a, int64_t 
 int xf_linalg_eigh(double *a, int64_t d, double *w, struct xf_err *err);
 
 /*
+ * Eigenvalues of the symmetric d x d matrix a (destroyed) ascending in w, and the projection
+ * out = V^T b of the d x c matrix b onto its eigenvectors, without forming V: tridiagonal
+ * reduction, the tridiagonal problem's vectors, and the reflectors applied to b alone. Costs
+ * about half of xf_linalg_eigh when c is much smaller than d.
+ */
+int xf_linalg_eigh_project(double *a, int64_t d, double *w, const double *b, int64_t c, double *out,
+			   struct xf_err *err);
+
+/*
  * Generalised symmetric-definite problem A v = w B v (B positive definite): w ascending,
  * a overwritten by eigenvectors as columns, normalised so that V^T B V = I; b is destroyed.
  */

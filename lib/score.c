@@ -46,7 +46,7 @@ struct xf_score_cache {
 	double *mean, *class_means, *centred, *scatter, *class_m2;
 	int64_t *joint;
 	double *eig_w, *eig_v;        /* of scatter */
-	double *gram_w, *gram_v;      /* of the uncentred Gram */
+	double *gram_w, *gram_z;      /* the uncentred Gram's eigenvalues, class sums projected */
 	int verdict[3];               /* per need bit: 0 unchecked, 1 passed, -1 failed with... */
 	struct xf_err why[3];         /* ...this message */
 };
@@ -76,7 +76,7 @@ void xf_score_cache_free(struct xf_score_cache *c)
 	free(c->eig_w);
 	free(c->eig_v);
 	free(c->gram_w);
-	free(c->gram_v);
+	free(c->gram_z);
 	free(c);
 }
 
@@ -278,26 +278,37 @@ int xf_score_scatter_eig(struct xf_score_cache *c, const double **w, const doubl
 }
 
 /* The uncentred Gram as scatter + n mean mean^T: one O(n d^2) product serves both. */
-int xf_score_gram_eig(struct xf_score_cache *c, const double **w, const double **v, struct xf_err *err)
+int xf_score_gram_projection(struct xf_score_cache *c, const double **w, const double **z, struct xf_err *err)
 {
 	const struct xf_score_data *d = c->data;
-	const double *s = c->gram_v ? NULL : xf_score_scatter(c, err), *mean = xf_score_mean(c, err);
-	double *g;
-	int rc;
+	const double *s = c->gram_z ? NULL : xf_score_scatter(c, err), *mean = xf_score_mean(c, err);
+	const double *means = xf_score_class_means(c, err);
+	const int64_t *counts = xf_score_counts(c, err);
+	double *g = NULL, *sums = NULL;
+	int rc = 0;
 
-	if (!c->gram_v) {
-		if (!s || !mean || !(g = alloc_doubles(d->d * d->d, err)))
-			return -1;
-		for (int64_t i = 0; i < d->d; i++)
+	if (!c->gram_z) {
+		if (!s || !mean || !means || !counts || !(g = alloc_doubles(d->d * d->d, err)) ||
+		    !(sums = alloc_doubles(d->d * d->c, err)) || !(c->gram_w = alloc_doubles(d->d, err)) ||
+		    !(c->gram_z = alloc_doubles(d->d * d->c, err)))
+			rc = -1;
+		for (int64_t i = 0; rc == 0 && i < d->d; i++) {
 			for (int64_t j = 0; j < d->d; j++)
 				g[i * d->d + j] = s[i * d->d + j] + (double)d->n * mean[i] * mean[j];
-		rc = eig_of(g, d->d, &c->gram_w, &c->gram_v, err);
-		free(g);
-		if (rc < 0)
+			for (int64_t k = 0; k < d->c; k++)
+				sums[i * d->c + k] = means[k * d->d + i] * (double)counts[k];
+		}
+		if (rc == 0)
+			rc = xf_linalg_eigh_project(g, d->d, c->gram_w, sums, d->c, c->gram_z, err);
+		free(g), free(sums);
+		if (rc < 0) {
+			free(c->gram_w), free(c->gram_z);
+			c->gram_w = c->gram_z = NULL;
 			return -1;
+		}
 	}
 	*w = c->gram_w;
-	*v = c->gram_v;
+	*z = c->gram_z;
 	return 0;
 }
 

@@ -115,7 +115,11 @@ void xf_score_stats_release(struct xf_score_stats *s);
 struct xf_score_cache *xf_score_cache_from_stats(struct xf_score_stats *s, struct xf_score_data *data,
 						 struct xf_err *err);
 
-/* The same for the uncentred Gram F^T F (= scatter + n mean mean^T). */
-int xf_score_gram_eig(struct xf_score_cache *cache, const double **w, const double **v, struct xf_err *err);
+/*
+ * Eigenvalues w (ascending, d) of the uncentred Gram F^T F (= scatter + n mean mean^T), and
+ * the class sums projected on its eigenvectors: z = V^T S^T (d x c, S[k] = sum of class k's
+ * rows). All LogME needs of F when N > D, without forming V.
+ */
+int xf_score_gram_projection(struct xf_score_cache *cache, const double **w, const double **z, struct xf_err *err);
 
 #endif

@@ -50,35 +50,26 @@ static void finish_r0(struct basis *b, const int64_t *counts)
 }
 
 /*
- * N > D: eigendecompose F^T F. x = V^T (F^T t) / s needs only the class sums; directions
- * whose eigenvalue is at round-off level count as sigma = 0 with x = 0 (forming F v / s for
- * them gives garbage, section 4.2).
+ * N > D: eigendecompose F^T F. x = V^T (F^T t) / s needs only the class sums projected on
+ * the eigenvectors (shared, see xf_score_gram_projection); directions whose eigenvalue is at
+ * round-off level count as sigma = 0 with x = 0 (forming F v / s for them gives garbage,
+ * section 4.2).
  */
 static int basis_from_gram(const struct xf_score_data *data, struct xf_score_cache *cache, struct basis *b,
 			   struct xf_err *err)
 {
 	const int64_t *counts = xf_score_counts(cache, err);
-	const double *means = xf_score_class_means(cache, err), *w, *v;
-	double *sums, thr;
+	const double *w, *z;
 	int64_t d = data->d, c = data->c;
-	int rc;
+	double thr;
 
-	if (!counts || !means || xf_score_gram_eig(cache, &w, &v, err) < 0 || basis_alloc(b, d, c, err) < 0)
+	if (!counts || xf_score_gram_projection(cache, &w, &z, err) < 0 || basis_alloc(b, d, c, err) < 0)
 		return -1;
-	if (!(sums = malloc(c * d * sizeof(double))))
-		return basis_free(b), xf_err_nomem(err, 0);
-	for (int64_t j = 0; j < c; j++)
-		for (int64_t i = 0; i < d; i++)
-			sums[j * d + i] = means[j * d + i] * (double)counts[j];
-	rc = xf_linalg_gemm(true, true, d, c, d, 1.0, v, d, sums, d, 0.0, b->x, c, err); /* V^T S^T */
-	free(sums);
-	if (rc < 0)
-		return basis_free(b), -1;
 	thr = (double)(data->n > d ? data->n : d) * DBL_EPSILON * w[d - 1];
 	for (int64_t i = 0; i < d; i++) {
 		b->sigma[i] = w[i] > thr ? w[i] : 0;
 		for (int64_t j = 0; j < c; j++)
-			b->x[i * c + j] = w[i] > thr ? b->x[i * c + j] / sqrt(w[i]) : 0;
+			b->x[i * c + j] = w[i] > thr ? z[i * c + j] / sqrt(w[i]) : 0;
 	}
 	finish_r0(b, counts);
 	return 0;

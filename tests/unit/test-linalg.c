@@ -72,6 +72,28 @@ static void test_gram_and_eigh(void)
 	free(a);
 }
 
+/* The projection equals V^T b from the full eigendecomposition, up to each vector's sign. */
+static void test_eigh_project(void)
+{
+	uint64_t st = 13;
+	int64_t n = 50, d = 9, c = 3;
+	double *a = random_matrix(n * d, &st), *b = random_matrix(d * c, &st), g[81], v[81], w[9], w2[9], full[27], proj[27];
+	struct xf_err err = XF_ERR_INIT;
+	double worst = 0;
+
+	xf_linalg_gram(n, d, 1.0, a, d, 0.0, g, &err);
+	for (int i = 0; i < 81; i++)
+		v[i] = g[i];
+	xf_linalg_eigh(v, d, w, &err);
+	xf_linalg_gemm(true, false, d, c, d, 1.0, v, d, b, c, 0.0, full, c, &err);
+	ok(xf_linalg_eigh_project(g, d, w2, b, c, proj, &err) == 0, "eigh_project");
+	ok(max_diff(w, w2, d) < 1e-12, "same eigenvalues");
+	for (int i = 0; i < d * c; i++)
+		worst = fmax(worst, fabs(fabs(full[i]) - fabs(proj[i])));
+	ok(worst < 1e-11, "same projections up to sign: %.3g", worst);
+	free(a), free(b);
+}
+
 static void test_cholesky_and_general(void)
 {
 	/* A = [[4,2],[2,3]]: L = [[2,0],[1,sqrt(2)]]; A x = [2,5] has x = [-0.5, 2] */
@@ -120,5 +142,6 @@ int main(void)
 	test_gram_and_eigh();
 	test_cholesky_and_general();
 	test_svd();
+	test_eigh_project();
 	return done_testing();
 }
