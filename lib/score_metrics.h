@@ -27,6 +27,19 @@ XF_METRIC_FN(xf_metric_leep);
 XF_METRIC_FN(xf_metric_nce);
 XF_METRIC_FN(xf_metric_accuracy);
 XF_METRIC_FN(xf_metric_nll);
+/* score_nleep.c */
+XF_METRIC_FN(xf_metric_nleep);
+/* PCA dimensions N-LEEP keeps: the fewest top eigenvalues of w (d, ascending) whose share of the sum is > 0.8. */
+int64_t xf_score_pca_keep(const double *w, int64_t d);
+/*
+ * N-LEEP's farthest-point initialisation of m centres over the n x k rows x: centre row indices
+ * into centres[m], each row's nearest centre (first on ties) into assign[n]; scratch: n + k doubles.
+ */
+void xf_score_nleep_init(const double *x, int64_t n, int64_t k, int64_t m, double *scratch, int64_t *centres,
+			 int64_t *assign);
+/* The n x m posteriors of N-LEEP's mixture fitted to x (n x k), and the EM iterations run. */
+int xf_score_nleep_posteriors(const double *x, int64_t n, int64_t k, int64_t m, double *post, int *iters,
+			      struct xf_err *err);
 /* score_gbc.c */
 XF_METRIC_FN(xf_metric_gbc);
 XF_METRIC_FN(xf_metric_gbc_spherical);

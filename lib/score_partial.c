@@ -44,12 +44,13 @@ int xf_score_stats_write(struct xf_writer *w, const struct xf_header *base, cons
 	struct xf_tensor cols[N_PARTS];
 	struct xf_header h;
 	int n = 0, rc = xf_header_copy(base, &h, err);
+	json_t *sizes = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I}", "xfer_score_partial", 1, "candidate", candidate, "n",
+				  (json_int_t)s->n, "c", (json_int_t)s->c, "d", (json_int_t)s->d, "cs", (json_int_t)s->cs);
 
 	h.kind = XF_KIND_TABLE;
-	if (rc == 0 && json_object_update(h.meta, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I}", "xfer_score_partial", 1,
-							    "candidate", candidate, "n", (json_int_t)s->n, "c",
-							    (json_int_t)s->c, "d", (json_int_t)s->d, "cs", (json_int_t)s->cs)) < 0)
+	if (rc == 0 && (!sizes || json_object_update(h.meta, sizes) < 0))
 		rc = xf_err_nomem(err, 0);
+	json_decref(sizes);
 	for (int i = 0; rc == 0 && i < N_PARTS; i++) {
 		int64_t shape[3] = { 1, size_of(parts[i].rows, s), parts[i].cols ? size_of(parts[i].cols, s) : 0 };
 

@@ -43,13 +43,13 @@ for set in generic wide tiny offset dead; do
 	verdict=$("$PY" - "$top/tests/ref" "$T" "$set" <<'PY'
 import json, sys, numpy as np
 sys.path.insert(0, sys.argv[1])
-import os, ref_logme, ref_prob, ref_sfda
+import os, ref_logme, ref_nleep, ref_prob, ref_sfda
 t, name = sys.argv[2], sys.argv[3]
 x, y = np.load(f"{t}/{name}-x.npy").astype(np.float64), np.load(f"{t}/{name}-y.npy")
 p = np.load(f"{t}/{name}-p.npy").astype(np.float64) if os.path.exists(f"{t}/{name}-p.npy") else None
 got = {r["metric"]: r["value"] for r in json.load(open(f"{t}/{name}.json"))["results"]}
 refs = {m: (getattr(mod, m), "f") for mod, ms in ((ref_logme, ("logme", "logme_exact", "hscore")),
-        (ref_sfda, ("hscore_shrinkage", "sfda")), (ref_prob, ("gbc", "tmi"))) for m in ms}
+        (ref_sfda, ("hscore_shrinkage", "sfda")), (ref_prob, ("gbc", "tmi")), (ref_nleep, ("nleep",))) for m in ms}
 refs.update({m: (getattr(ref_prob, m), "p") for m in ("leep", "nce", "accuracy", "nll")})
 bad = []
 for m, (fn, src) in refs.items():
@@ -131,7 +131,7 @@ same "--reduce of 4 shards equals one pass to 1e-9 for $reducible" yes "$(paste 
 	awk -F'\t' '$1 != $3 { bad = 1 } { r = ($2 - $4) / ($2 == 0 ? 1 : $2); if (r < 0) r = -r; if (r > 1e-9) bad = 1 }
 		END { print (NR == 7 && !bad) ? "yes" : "no (" NR " rows)" }')"
 xfer-score --reduce --format json "$T"/named-*.xs >"$T/reduced.json"
-same "--reduce with all skips what needs every row" "hscore_shrinkage leep nll sfda tmi" \
+same "--reduce with all skips what needs every row" "hscore_shrinkage leep nleep nll sfda tmi" \
 	"$("$PY" -c "import json; print(' '.join(sorted(s['metric'] for s in json.load(open('$T/reduced.json'))['skipped'])))")"
 expect_fail 1 "naming a metric that cannot be reduced fails" xfer-score --reduce -m tmi "$T"/named-*.xs
 stderr_has "saying why" "*needs every row at once*"
