@@ -10,44 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "npy.h"
+#include "score-fixtures.h"
 #include "score_metrics.h"
 #include "tap.h"
 
 #define REL_TOL 1e-6
-
-static const char *data_path(const char *name)
-{
-	static char path[512];
-	const char *dir = getenv("XF_TEST_DATA");
-
-	snprintf(path, sizeof(path), "%s/scores/nleep/%s", dir ? dir : "tests/data", name);
-	return path;
-}
-
-/* Check and run N-LEEP on data; NAN (with the message printed) on failure. */
-static double run_nleep(const struct xf_score_data *data)
-{
-	const struct xf_metric *m = xf_metric_find("nleep");
-	struct xf_err err = XF_ERR_INIT;
-	struct xf_score_cache *cache;
-	double out = NAN;
-
-	if (!m) {
-		printf("# no metric 'nleep'\n");
-		return NAN;
-	}
-	if (xf_score_check(data, m->needs, &err) < 0 || !(cache = xf_score_cache_new(data, &err))) {
-		printf("# nleep: %s\n", err.msg);
-		return NAN;
-	}
-	if (m->compute(data, cache, &out, &err) < 0) {
-		printf("# nleep: %s\n", err.msg);
-		out = NAN;
-	}
-	xf_score_cache_free(cache);
-	return out;
-}
 
 /*
  * Eigenvalues ascending. [1 1 2 4 8]/16: .5, .75, .875 -> 3. [1 3 12]/16: .75, .9375 -> 2.
@@ -127,7 +94,7 @@ static void test_two_clusters(void)
 	}
 	ok(worst < 1e-12, "two clusters: no component straddles them (worst shared mass %g)", worst);
 	ok(iters >= 1 && iters <= 100, "two clusters: %d EM iterations", iters);
-	is_near(run_nleep(&data), 0, 1e-12, "two clusters: N-LEEP is at its bound 0");
+	is_near(fixture_run("nleep", &data), 0, 1e-12, "two clusters: N-LEEP is at its bound 0");
 }
 
 static void test_limits(void)
@@ -145,51 +112,19 @@ static void test_limits(void)
 
 /* ---- fixtures ---- */
 
-/* A fixture array as doubles (x) or int64 (y); NULL with a diagnostic when it does not load. */
-static void *load_array(const char *case_name, const char *suffix, int64_t *rows, int64_t *cols)
-{
-	struct xf_tensor t = XF_TENSOR_INIT;
-	struct xf_err err = XF_ERR_INIT;
-	char name[128];
-	int64_t count;
-	void *out;
-
-	snprintf(name, sizeof(name), "%s-%s.npy", case_name, suffix);
-	if (xf_npy_load_file(data_path(name), &t, &err) < 0) {
-		printf("# %s: %s\n", name, err.msg);
-		return NULL;
-	}
-	*rows = t.shape[0];
-	*cols = t.ndim > 1 ? t.shape[1] : 1;
-	count = *rows * *cols;
-	out = malloc((size_t)count * 8);
-	for (int64_t i = 0; out && i < count; i++)
-		if (t.dtype == XF_DTYPE_F32)
-			((double *)out)[i] = ((const float *)t.data)[i];
-		else
-			((int64_t *)out)[i] = ((const int64_t *)t.data)[i];
-	if (t.dtype != XF_DTYPE_F32 && t.dtype != XF_DTYPE_I64) {
-		printf("# %s: unexpected dtype\n", name);
-		free(out);
-		out = NULL;
-	}
-	xf_tensor_release(&t);
-	return out;
-}
-
 static void check_case(json_t *jcase)
 {
 	const char *name = json_string_value(json_object_get(jcase, "name"));
 	double want = json_number_value(json_object_get(json_object_get(jcase, "values"), "nleep"));
 	int64_t n, dim, ny, one;
-	double *f = load_array(name, "x", &n, &dim);
-	int64_t *y = load_array(name, "y", &ny, &one);
+	double *f = fixture_load("nleep", name, "x", &n, &dim);
+	int64_t *y = fixture_load("nleep", name, "y", &ny, &one);
 	struct xf_score_data d = { .n = n, .d = dim, .f = f, .y = y, .c = json_integer_value(json_object_get(jcase, "c")) };
 	char label[128];
 
 	if (ok(f && y && ny == n && one == 1, "%s: fixture arrays load", name)) {
 		snprintf(label, sizeof(label), "%s: nleep (relative tolerance %g)", name, REL_TOL);
-		is_near(run_nleep(&d), want, fmax(REL_TOL * fabs(want), 1e-15), label);
+		is_near(fixture_run("nleep", &d), want, fmax(REL_TOL * fabs(want), 1e-15), label);
 	}
 	free(f);
 	free(y);
@@ -198,11 +133,11 @@ static void check_case(json_t *jcase)
 static void test_fixtures(void)
 {
 	json_error_t jerr;
-	json_t *ref = json_load_file(data_path("ref.json"), 0, &jerr), *jcase;
+	json_t *ref = json_load_file(fixture_path("nleep", "ref.json"), 0, &jerr), *jcase;
 	size_t i;
 
 	if (!ok(ref != NULL, "ref.json loads")) {
-		printf("# %s: %s\n", data_path("ref.json"), jerr.text);
+		printf("# %s: %s\n", fixture_path("nleep", "ref.json"), jerr.text);
 		return;
 	}
 	json_array_foreach(json_object_get(ref, "cases"), i, jcase)

@@ -13,53 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "npy.h"
+#include "score-fixtures.h"
 #include "score_metrics.h"
 #include "tap.h"
 
 #define REL_TOL 1e-6
-
-static const char *data_path(const char *name)
-{
-	static char path[512];
-	const char *dir = getenv("XF_TEST_DATA");
-
-	snprintf(path, sizeof(path), "%s/scores/prob/%s", dir ? dir : "tests/data", name);
-	return path;
-}
-
-/* Check and run one metric of the table on data; NAN (with the message printed) on failure. */
-static double run_metric(const char *name, const struct xf_score_data *data)
-{
-	const struct xf_metric *m = xf_metric_find(name);
-	struct xf_err err = XF_ERR_INIT;
-	struct xf_score_cache *cache;
-	double out = NAN;
-
-	if (!m) {
-		printf("# no metric '%s'\n", name);
-		return NAN;
-	}
-	if (xf_score_check(data, m->needs, &err) < 0 || !(cache = xf_score_cache_new(data, &err))) {
-		printf("# %s: %s\n", name, err.msg);
-		return NAN;
-	}
-	if (m->compute(data, cache, &out, &err) < 0) {
-		printf("# %s: %s\n", name, err.msg);
-		out = NAN;
-	}
-	xf_score_cache_free(cache);
-	return out;
-}
-
-static int64_t max_label(const int64_t *y, int64_t n)
-{
-	int64_t c = 0;
-
-	for (int64_t i = 0; i < n; i++)
-		c = y[i] > c ? y[i] : c;
-	return c + 1;
-}
 
 /* ---- digamma ---- */
 
@@ -101,30 +59,30 @@ static void test_prob_by_hand(void)
 	int64_t y[] = { 0, 0, 1, 1 };
 	struct xf_score_data d = { .n = 4, .y = y, .c = 2, .p = p, .cs = 2 };
 
-	is_near(run_metric("leep", &d), 0.25 * log(19.0 * 17 * 15 * 21 / pow(33, 4)), 1e-15, "leep by hand");
-	is_near(run_metric("nce", &d), 0.25 * log(4.0 / 27), 1e-15, "nce by hand");
-	is_near(run_metric("accuracy", &d), 0.75, 0, "accuracy by hand");
-	is_near(run_metric("nll", &d), -0.25 * (log(0.8) + log(0.6) + log(0.3) + log(0.9)), 1e-15, "nll by hand");
+	is_near(fixture_run("leep", &d), 0.25 * log(19.0 * 17 * 15 * 21 / pow(33, 4)), 1e-15, "leep by hand");
+	is_near(fixture_run("nce", &d), 0.25 * log(4.0 / 27), 1e-15, "nce by hand");
+	is_near(fixture_run("accuracy", &d), 0.75, 0, "accuracy by hand");
+	is_near(fixture_run("nll", &d), -0.25 * (log(0.8) + log(0.6) + log(0.3) + log(0.9)), 1e-15, "nll by hand");
 
 	/* ties go to the first index: row 2 becomes [.5 .5], argmax 0, label 1 */
 	p[4] = p[5] = 0.5;
-	is_near(run_metric("accuracy", &d), 0.75, 0, "accuracy: ties take the first argmax");
-	is_near(run_metric("nce", &d), 0.25 * log(4.0 / 27), 1e-15, "nce: ties take the first argmax");
+	is_near(fixture_run("accuracy", &d), 0.75, 0, "accuracy: ties take the first argmax");
+	is_near(fixture_run("nce", &d), 0.25 * log(4.0 / 27), 1e-15, "nce: ties take the first argmax");
 
 	/* a label with probability 0 costs -log(eps / (1 + eps)) rather than inf */
 	p[6] = 0;
 	p[7] = 1;
 	y[3] = 0;
-	is_near(run_metric("nll", &d),
+	is_near(fixture_run("nll", &d),
 		-0.25 * (log(0.8) + log(0.6) + log(0.5) + log(DBL_EPSILON)),
 		1e-13, "nll clips a zero probability to machine epsilon");
 	/* rows are divided by their sum, as sklearn does: row 1 sums to .9995 */
 	p[3] = 0.3995;
-	is_near(run_metric("nll", &d),
+	is_near(fixture_run("nll", &d),
 		-0.25 * (log(0.8) + log(0.6 / 0.9995) + log(0.5) + log(DBL_EPSILON)), 1e-13, "nll renormalises rows");
 	y[3] = 2;
 	d.c = 3;
-	ok(isnan(run_metric("nll", &d)), "nll: a label with no probability column is an error");
+	ok(isnan(fixture_run("nll", &d)), "nll: a label with no probability column is an error");
 }
 
 /* LEEP's Q[:, z] = 0 when the whole column z is 0 (thuml would divide 0 by 0). */
@@ -137,7 +95,7 @@ static void test_leep_zero_column(void)
 	 * eep = [.5 (2/7 + .4), .25 * 5/7 + .75 * .6, 5/7] */
 	double want = (log(0.5 * (2.0 / 7 + 0.4)) + log(0.25 * 5 / 7 + 0.75 * 0.6) + log(5.0 / 7)) / 3;
 
-	is_near(run_metric("leep", &d), want, 1e-15, "leep: an all-zero probability column is ignored");
+	is_near(fixture_run("leep", &d), want, 1e-15, "leep: an all-zero probability column is ignored");
 }
 
 /* ---- GBC ---- */
@@ -155,22 +113,22 @@ static void test_gbc_by_hand(void)
 	struct xf_score_data d = { .n = 4, .d = 1, .f = f1, .y = y, .c = 2 };
 	double want = -2 * exp(-(1.8 + 0.5 * log(1.25))), db, s;
 
-	is_near(run_metric("gbc", &d), want, 1e-15, "gbc of two 1-D classes by hand");
-	is_near(run_metric("gbc_spherical", &d), want, 1e-15, "gbc_spherical of two 1-D classes by hand");
+	is_near(fixture_run("gbc", &d), want, 1e-15, "gbc of two 1-D classes by hand");
+	is_near(fixture_run("gbc_spherical", &d), want, 1e-15, "gbc_spherical of two 1-D classes by hand");
 	d.d = 2;
 	d.f = f2;
 	want = -2 * exp(-((36 / 2.5 + 1 / 0.50005) / 8
 			  + 0.5 * (log(2.5) + log(0.50005) - 0.5 * log(1e-4) - 0.5 * log(4))));
-	is_near(run_metric("gbc", &d), want, 1e-15, "gbc: a zero variance is floored at 1e-4");
+	is_near(fixture_run("gbc", &d), want, 1e-15, "gbc: a zero variance is floored at 1e-4");
 	/* spherical: s0 = (1 + 1e-4) / 2, s1 = (4 + 1) / 2; the log terms once, without a factor D */
 	s = (0.50005 + 2.5) / 2;
 	db = (36 / s + 1 / s) / 8 + 0.5 * (log(s) - 0.5 * log(0.50005) - 0.5 * log(2.5));
-	is_near(run_metric("gbc_spherical", &d), -2 * exp(-db), 1e-15, "gbc_spherical: the official formula");
+	is_near(fixture_run("gbc_spherical", &d), -2 * exp(-db), 1e-15, "gbc_spherical: the official formula");
 
 	/* an empty label value in between is skipped: the same two classes as labels 0 and 2 */
 	y[2] = y[3] = 2;
 	d.c = 3;
-	is_near(run_metric("gbc", &d), want, 1e-15, "gbc: an empty label value is skipped");
+	is_near(fixture_run("gbc", &d), want, 1e-15, "gbc: an empty label value is skipped");
 }
 
 /* ---- TMI ---- */
@@ -190,12 +148,12 @@ static void test_tmi_by_hand(void)
 	struct xf_score_data d = { .n = 13, .d = 1, .f = f, .y = y, .c = 5 };
 	double h0 = 7.0 / 12 + log(24.0 * 18 * 14 * 18 * 34) / 5, h4 = 7.0 / 12 + (4 * log(2) + log(9.6)) / 5;
 
-	is_near(run_metric("tmi", &d), (5.0 / 13 * h0 + 5.0 / 13 * h4) / 4, 1e-14, "tmi by hand");
+	is_near(fixture_run("tmi", &d), (5.0 / 13 * h0 + 5.0 / 13 * h4) / 4, 1e-14, "tmi by hand");
 
 	/* every class of 2..3 samples: nothing left to average */
 	for (int i = 0; i < 13; i++)
 		y[i] = i < 3 ? 0 : i < 5 ? 1 : i < 7 ? 2 : i < 10 ? 3 : 4;
-	ok(isnan(run_metric("tmi", &d)), "tmi: an error when every class has 2..k samples");
+	ok(isnan(fixture_run("tmi", &d)), "tmi: an error when every class has 2..k samples");
 }
 
 /* Deterministic uniform numbers in [0, 1) (a 64-bit LCG), for the larger cases. */
@@ -281,55 +239,23 @@ static void test_tmi_search(void)
 
 /* ---- fixtures ---- */
 
-/* A fixture array as doubles (x, p) or int64 (y); NULL with a diagnostic when it does not load. */
-static void *load_array(const char *case_name, const char *suffix, int64_t *rows, int64_t *cols)
-{
-	struct xf_tensor t = XF_TENSOR_INIT;
-	struct xf_err err = XF_ERR_INIT;
-	char name[128];
-	int64_t count;
-	void *out;
-
-	snprintf(name, sizeof(name), "%s-%s.npy", case_name, suffix);
-	if (xf_npy_load_file(data_path(name), &t, &err) < 0) {
-		printf("# %s: %s\n", name, err.msg);
-		return NULL;
-	}
-	*rows = t.shape[0];
-	*cols = t.ndim > 1 ? t.shape[1] : 1;
-	count = *rows * *cols;
-	out = malloc((size_t)count * 8);
-	for (int64_t i = 0; out && i < count; i++)
-		if (t.dtype == XF_DTYPE_F32)
-			((double *)out)[i] = ((const float *)t.data)[i];
-		else
-			((int64_t *)out)[i] = ((const int64_t *)t.data)[i];
-	if (t.dtype != XF_DTYPE_F32 && t.dtype != XF_DTYPE_I64) {
-		printf("# %s: unexpected dtype\n", name);
-		free(out);
-		out = NULL;
-	}
-	xf_tensor_release(&t);
-	return out;
-}
-
 /* Every metric in the case's "values" against the reference: relative, or absolute where abs_tol says. */
 static void check_case(json_t *jcase)
 {
 	const char *name = json_string_value(json_object_get(jcase, "name")), *metric;
 	json_t *values = json_object_get(jcase, "values"), *abs_tol = json_object_get(jcase, "abs_tol"), *want;
 	int64_t n, dim, ny, one, np_, cs;
-	double *f = load_array(name, "x", &n, &dim), *p = load_array(name, "p", &np_, &cs);
-	int64_t *y = load_array(name, "y", &ny, &one);
+	double *f = fixture_load("prob", name, "x", &n, &dim), *p = fixture_load("prob", name, "p", &np_, &cs);
+	int64_t *y = fixture_load("prob", name, "y", &ny, &one);
 	struct xf_score_data d = { .n = n, .d = dim, .f = f, .y = y, .p = p, .cs = cs };
 
 	if (!ok(f && y && p && ny == n && np_ == n && one == 1, "%s: fixture arrays load", name))
 		goto out;
-	d.c = max_label(y, n);
+	d.c = fixture_classes(y, n);
 	is_int(d.c, json_integer_value(json_object_get(jcase, "c")), "classes as the generator saw them");
 	json_object_foreach(values, metric, want) {
 		json_t *abs = json_object_get(abs_tol, metric);
-		double ref = json_number_value(want), got = run_metric(metric, &d);
+		double ref = json_number_value(want), got = fixture_run(metric, &d);
 		double tol = abs ? json_number_value(abs) : fmax(REL_TOL * fabs(ref), 1e-15);
 		char label[128];
 
@@ -346,8 +272,8 @@ out:
 static void check_floor_formula(void)
 {
 	int64_t n, dim, one, counts[3] = { 0 };
-	double *f = load_array("small", "x", &n, &dim), want = 0;
-	int64_t *y = load_array("small", "y", &n, &one);
+	double *f = fixture_load("prob", "small", "x", &n, &dim), want = 0;
+	int64_t *y = fixture_load("prob", "small", "y", &n, &one);
 	struct xf_score_data d = { .n = n, .d = dim, .f = f, .y = y, .c = 3 };
 
 	if (f && y) {
@@ -356,7 +282,7 @@ static void check_floor_formula(void)
 		for (int c = 0; c < 3; c++)
 			want += (double)counts[c] / (double)n *
 				(xf_score_digamma((double)counts[c]) - xf_score_digamma(3) + (double)dim * log(2));
-		is_near(run_metric("tmi", &d), want / 3, 1e-12, "small: TMI depends only on D and the class sizes");
+		is_near(fixture_run("tmi", &d), want / 3, 1e-12, "small: TMI depends only on D and the class sizes");
 	} else {
 		ok(0, "small: fixture arrays load");
 	}
@@ -367,11 +293,11 @@ static void check_floor_formula(void)
 static void test_fixtures(void)
 {
 	json_error_t jerr;
-	json_t *ref = json_load_file(data_path("ref.json"), 0, &jerr), *jcase;
+	json_t *ref = json_load_file(fixture_path("prob", "ref.json"), 0, &jerr), *jcase;
 	size_t i;
 
 	if (!ok(ref != NULL, "ref.json loads")) {
-		printf("# %s: %s\n", data_path("ref.json"), jerr.text);
+		printf("# %s: %s\n", fixture_path("prob", "ref.json"), jerr.text);
 		return;
 	}
 	json_array_foreach(json_object_get(ref, "cases"), i, jcase)

@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "npy.h"
-#include "score.h"
+#include "score-fixtures.h"
 #include "tap.h"
 
 #define FIXTURE_TOLERANCE 1e-6
@@ -24,43 +23,12 @@ struct features {
 	int64_t *y;
 };
 
-static const char *data_path(const char *name)
-{
-	static char path[512];
-	const char *dir = getenv("XF_TEST_DATA");
-
-	snprintf(path, sizeof(path), "%s/scores/sfda/%s", dir ? dir : "tests/data", name);
-	return path;
-}
-
-static int64_t max_label(const int64_t *y, int64_t n)
-{
-	int64_t c = 0;
-
-	for (int64_t i = 0; i < n; i++)
-		c = y[i] > c ? y[i] : c;
-	return c + 1;
-}
-
 /* Run one metric through the table, the input check and a fresh cache; NAN on failure. */
 static double run(const char *metric, int64_t n, int64_t d, const double *f, const int64_t *y)
 {
-	const struct xf_metric *m = xf_metric_find(metric);
-	struct xf_score_data data = { n, d, f, y, max_label(y, n), NULL, 0, 1 };
-	struct xf_err err = XF_ERR_INIT;
-	struct xf_score_cache *cache;
-	double out = NAN;
+	struct xf_score_data data = { n, d, f, y, fixture_classes(y, n), NULL, 0, 1 };
 
-	if (!m || xf_score_check(&data, m->needs, &err) < 0 || !(cache = xf_score_cache_new(&data, &err))) {
-		printf("# %s: %s\n", metric, m ? err.msg : "not in the table");
-		return NAN;
-	}
-	if (m->compute(&data, cache, &out, &err) < 0) {
-		printf("# %s: %s\n", metric, err.msg);
-		out = NAN;
-	}
-	xf_score_cache_free(cache);
-	return out;
+	return fixture_run(metric, &data);
 }
 
 static int rel_near(double got, double want, double tol)
@@ -212,9 +180,9 @@ static int load_case(const char *name, struct features *out)
 	int rc = -1;
 
 	snprintf(file, sizeof(file), "%s-x.npy", name);
-	if (xf_npy_load_file(data_path(file), &x, &err) == 0) {
+	if (xf_npy_load_file(fixture_path("sfda", file), &x, &err) == 0) {
 		snprintf(file, sizeof(file), "%s-y.npy", name);
-		rc = xf_npy_load_file(data_path(file), &y, &err);
+		rc = xf_npy_load_file(fixture_path("sfda", file), &y, &err);
 	}
 	if (rc == 0 && (x.dtype != XF_DTYPE_F32 || x.ndim != 2 || y.dtype != XF_DTYPE_I64 || y.ndim != 1 ||
 			y.shape[0] != x.shape[0]))
@@ -294,12 +262,12 @@ static void test_case(json_t *entry)
 static void test_fixtures(void)
 {
 	json_error_t jerr;
-	json_t *root = json_load_file(data_path("ref.json"), 0, &jerr), *cases = json_object_get(root, "cases");
+	json_t *root = json_load_file(fixture_path("sfda", "ref.json"), 0, &jerr), *cases = json_object_get(root, "cases");
 	size_t i;
 	json_t *entry;
 
 	if (!ok(json_array_size(cases) >= 7, "ref.json lists the fixture cases"))
-		printf("# %s: %s\n", data_path("ref.json"), jerr.text);
+		printf("# %s: %s\n", fixture_path("sfda", "ref.json"), jerr.text);
 	json_array_foreach(cases, i, entry) {
 		printf("# case %s\n", json_string_value(json_object_get(entry, "name")));
 		test_case(entry);

@@ -15,17 +15,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "ref"))
 import ref_prob  # noqa: E402
+from ref_data import blobs  # noqa: E402
 
 OUT = os.path.join(HERE, "prob")
-
-
-def blobs(rng, counts, d, spread, noise):
-    """Gaussian classes around random centres; label values with count 0 stay unused."""
-    centres = rng.standard_normal((len(counts), d)) * spread
-    y = np.repeat(np.arange(len(counts)), counts)
-    x = centres[y] + rng.standard_normal((len(y), d)) * noise
-    perm = rng.permutation(len(y))
-    return x[perm].astype(np.float32), y[perm].astype(np.int64)
 
 
 def probabilities(rng, y, cs, sharpness):
