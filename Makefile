@@ -16,9 +16,9 @@ MSGPACK_CFLAGS ?= $(or $(call pc,--cflags,msgpack-c),$(call pc,--cflags,msgpack)
 MSGPACK_LIBS   ?= $(or $(call pc,--libs,msgpack-c),$(call pc,--libs,msgpack),-lmsgpackc)
 BLAS_CFLAGS    ?= $(or $(call pc,--cflags,openblas),$(call pc,--cflags,blas))
 BLAS_LIBS      ?= $(or $(call pc,--libs,openblas),$(call pc,--libs,blas),-lopenblas) -llapacke
-DEP_PKGS        = libzstd libarchive jansson libpng libjpeg
+DEP_PKGS        = libzstd libarchive jansson libpng libjpeg fftw3
 DEP_CFLAGS     ?= $(call pc,--cflags,$(DEP_PKGS))
-DEP_LIBS       ?= $(or $(call pc,--libs,$(DEP_PKGS)),-lzstd -larchive -ljansson -lpng16 -ljpeg)
+DEP_LIBS       ?= $(or $(call pc,--libs,$(DEP_PKGS)),-lzstd -larchive -ljansson -lpng16 -ljpeg -lfftw3)
 
 SANITIZE ?=
 ifneq ($(SANITIZE),)

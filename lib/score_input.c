@@ -141,6 +141,28 @@ int xf_score_read_candidates(struct xf_reader *r, const struct xf_score_inputs *
 	return rc;
 }
 
+int xf_score_read_source(struct xf_reader *r, const struct xf_score_inputs *in, struct xf_score_candidate *c,
+			 struct xf_err *err)
+{
+	struct xf_score_inputs features_only = { in->pattern, in->labels, "" };
+	struct xf_score_candidate *got = NULL;
+	int n = 0, rc = xf_score_read_candidates(r, &features_only, "", &got, &n, err);
+
+	if (rc == 0 && (n != 1 || !got[0].f.data))
+		rc = xf_err_set(err, XF_E_FORMAT, "%s: source features: %d fields match '%s'; want one", xf_reader_name(r),
+				n, in->pattern);
+	else if (rc == 0 && got[0].data.d != c->data.d)
+		rc = xf_err_set(err, XF_E_FORMAT, "%s: source features have %lld columns, candidate '%s' has %lld",
+				xf_reader_name(r), (long long)got[0].data.d, c->name, (long long)c->data.d);
+	if (rc == 0) {
+		xf_tensor_release(&c->source);
+		c->source = got[0].f;
+		xf_tensor_init(&got[0].f);
+	}
+	xf_score_candidates_free(got, n);
+	return rc;
+}
+
 static bool same_labels(const struct xf_score_data *a, const struct xf_score_data *b)
 {
 	if (!a->y || !b->y)
@@ -167,6 +189,7 @@ void xf_score_candidates_free(struct xf_score_candidate *cands, int n)
 		xf_tensor_release(&cands[i].f);
 		xf_tensor_release(&cands[i].y);
 		xf_tensor_release(&cands[i].p);
+		xf_tensor_release(&cands[i].source);
 	}
 	free(cands);
 }

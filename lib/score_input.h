@@ -12,6 +12,7 @@
 struct xf_score_candidate {
 	char name[512];
 	struct xf_tensor f, y, p;      /* features (f8, n x d), labels (i8), probabilities (f8); empty if absent */
+	struct xf_tensor source;       /* the same model's features of source-domain rows (f8, m x d), for OSBORN */
 	struct xf_score_data data;     /* views of the above */
 };
 
@@ -28,6 +29,13 @@ struct xf_score_inputs {
  */
 int xf_score_read_candidates(struct xf_reader *r, const struct xf_score_inputs *in, const char *prefix,
 			     struct xf_score_candidate **cands, int *n, struct xf_err *err);
+
+/*
+ * Read the source-domain features of candidate c from r (--source-feats): the stream's one
+ * field matching in->pattern, with as many columns as c's features.
+ */
+int xf_score_read_source(struct xf_reader *r, const struct xf_score_inputs *in, struct xf_score_candidate *c,
+			 struct xf_err *err);
 
 /* All candidates must have the same rows and labels; returns -1 naming the first that differs. */
 int xf_score_check_candidates(const struct xf_score_candidate *cands, int n, struct xf_err *err);

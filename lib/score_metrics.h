@@ -50,5 +50,8 @@ int xf_score_tmi(const struct xf_score_data *data, struct xf_score_cache *cache,
 		 struct xf_err *err);
 /* Digamma psi(x) for x > 0, to about 1e-15 relative away from its root near 1.46; NaN for x <= 0. */
 double xf_score_digamma(double x);
+/* score_probe.c */
+XF_METRIC_FN(xf_metric_knn);
+XF_METRIC_FN(xf_metric_linprobe);
 
 #endif

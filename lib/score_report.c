@@ -9,7 +9,7 @@
 
 struct result {
 	char *candidate, *metric;
-	double value;
+	double value, weight;
 	bool higher_is_better;
 	int64_t rank;
 	int64_t metric_index;  /* order of the metric's first appearance, for sorting */
@@ -19,6 +19,8 @@ struct xf_score_report {
 	struct result *rows;
 	int64_t n, cap;
 	json_t *skipped;      /* [{metric, why}] */
+	enum xf_weighting weighting;
+	double temperature;
 };
 
 int xf_report_parse_format(const char *name, enum xf_report_format *out)
@@ -33,6 +35,17 @@ int xf_report_parse_format(const char *name, enum xf_report_format *out)
 	return -1;
 }
 
+int xf_weighting_parse(const char *name, enum xf_weighting *out)
+{
+	if (!strcmp(name, "softmax"))
+		*out = XF_WEIGHTS_SOFTMAX;
+	else if (!strcmp(name, "normalized"))
+		*out = XF_WEIGHTS_NORMALIZED;
+	else
+		return -1;
+	return 0;
+}
+
 struct xf_score_report *xf_score_report_new(struct xf_err *err)
 {
 	struct xf_score_report *r = calloc(1, sizeof(*r));
@@ -44,6 +57,12 @@ struct xf_score_report *xf_score_report_new(struct xf_err *err)
 	if (!r)
 		xf_err_nomem(err, sizeof(*r));
 	return r;
+}
+
+void xf_score_report_set_weights(struct xf_score_report *r, enum xf_weighting how, double temperature)
+{
+	r->weighting = how;
+	r->temperature = temperature;
 }
 
 int xf_score_report_add(struct xf_score_report *r, const char *candidate, const char *metric, double value,
@@ -118,6 +137,54 @@ static void number_metrics(struct xf_score_report *r)
 	}
 }
 
+/* The score a weight grows with: the value, negated where lower is better (NaN: no weight). */
+static double merit(const struct result *x)
+{
+	return x->higher_is_better ? x->value : -x->value;
+}
+
+/* Weights of the rows [first, end) of one metric (sorted together). */
+static int weigh_metric(struct xf_score_report *r, int64_t first, int64_t end, struct xf_err *err)
+{
+	double top = -INFINITY, sum = 0;
+
+	for (int64_t k = first; k < end; k++)
+		if (!isnan(r->rows[k].value) && merit(&r->rows[k]) > top)
+			top = merit(&r->rows[k]);
+	for (int64_t k = first; k < end; k++) {
+		struct result *x = &r->rows[k];
+
+		if (r->weighting == XF_WEIGHTS_NORMALIZED && !x->higher_is_better)
+			return xf_err_set(err, XF_E_USAGE, "--weights normalized: %s is lower-is-better; use softmax",
+					  x->metric);
+		if (isnan(x->value))
+			x->weight = 0;
+		else if (r->weighting == XF_WEIGHTS_SOFTMAX)
+			x->weight = isinf(top) ? (merit(x) == top) : exp((merit(x) - top) / r->temperature);
+		else
+			x->weight = fmax(x->value, 0);
+		sum += x->weight;
+	}
+	if (!(sum > 0))
+		return xf_err_set(err, XF_E_FORMAT, "--weights: no candidate has a %s %s", r->weighting ==
+				  XF_WEIGHTS_NORMALIZED ? "positive" : "finite", r->rows[first].metric);
+	for (int64_t k = first; k < end; k++)
+		r->rows[k].weight /= sum;
+	return 0;
+}
+
+static int weigh_all(struct xf_score_report *r, struct xf_err *err)
+{
+	int rc = 0;
+
+	for (int64_t first = 0, end; rc == 0 && first < r->n; first = end) {
+		for (end = first + 1; end < r->n && r->rows[end].metric_index == r->rows[first].metric_index; end++)
+			;
+		rc = r->weighting == XF_WEIGHTS_NONE ? 0 : weigh_metric(r, first, end, err);
+	}
+	return rc;
+}
+
 static int by_metric_rank(const void *pa, const void *pb)
 {
 	const struct result *a = pa, *b = pb;
@@ -127,20 +194,38 @@ static int by_metric_rank(const void *pa, const void *pb)
 	return a->rank < b->rank ? -1 : a->rank > b->rank;
 }
 
+static int write_tsv_row(const struct xf_score_report *r, const struct result *x, struct xf_sink *sink,
+			 struct xf_err *err)
+{
+	if (r->weighting == XF_WEIGHTS_NONE)
+		return xf_sink_printf(sink, err, "%s\t%s\t%.17g\t%lld\n", x->candidate, x->metric, x->value,
+				      (long long)x->rank);
+	return xf_sink_printf(sink, err, "%s\t%s\t%.17g\t%lld\t%.17g\n", x->candidate, x->metric, x->value,
+			      (long long)x->rank, x->weight);
+}
+
+static int write_text_row(const struct xf_score_report *r, const struct result *x, struct xf_sink *sink,
+			  struct xf_err *err)
+{
+	char weight[32] = "";
+
+	if (r->weighting != XF_WEIGHTS_NONE)
+		snprintf(weight, sizeof(weight), "%8.4f  ", x->weight);
+	return xf_sink_printf(sink, err, "%-16s %5lld  %s%-24s %.10g%s\n", x->metric, (long long)x->rank, weight,
+			      x->candidate, x->value, x->higher_is_better ? "" : "  (lower is better)");
+}
+
 static int write_text(const struct xf_score_report *r, bool tsv, struct xf_sink *sink, struct xf_err *err)
 {
+	bool weighed = r->weighting != XF_WEIGHTS_NONE;
 	size_t i;
 	json_t *s;
-	int rc = tsv ? xf_sink_printf(sink, err, "candidate\tmetric\tvalue\trank\n")
-		     : xf_sink_printf(sink, err, "%-16s %5s  %-24s %s\n", "metric", "rank", "candidate", "value");
+	int rc = tsv ? xf_sink_printf(sink, err, "candidate\tmetric\tvalue\trank%s\n", weighed ? "\tweight" : "")
+		     : xf_sink_printf(sink, err, "%-16s %5s  %s%-24s %s\n", "metric", "rank", weighed ? "  weight  " : "",
+				      "candidate", "value");
 
-	for (int64_t k = 0; k < r->n && rc == 0; k++) {
-		const struct result *x = &r->rows[k];
-
-		rc = tsv ? xf_sink_printf(sink, err, "%s\t%s\t%.17g\t%lld\n", x->candidate, x->metric, x->value, (long long)x->rank)
-			 : xf_sink_printf(sink, err, "%-16s %5lld  %-24s %.10g%s\n", x->metric, (long long)x->rank, x->candidate,
-			       x->value, x->higher_is_better ? "" : "  (lower is better)");
-	}
+	for (int64_t k = 0; k < r->n && rc == 0; k++)
+		rc = tsv ? write_tsv_row(r, &r->rows[k], sink, err) : write_text_row(r, &r->rows[k], sink, err);
 	json_array_foreach(r->skipped, i, s)
 		if (rc == 0 && !tsv)
 			rc = xf_sink_printf(sink, err, "skipped %s: %s\n", json_string_value(json_object_get(s, "metric")),
@@ -156,10 +241,13 @@ static int write_json(const struct xf_score_report *r, struct xf_sink *sink, str
 
 	for (int64_t k = 0; k < r->n; k++) {
 		const struct result *x = &r->rows[k];
+		json_t *row = json_pack("{s:s, s:s, s:o, s:I, s:b}", "candidate", x->candidate, "metric", x->metric, "value",
+					isfinite(x->value) ? json_real(x->value) : json_null(), "rank", (json_int_t)x->rank,
+					"higher_is_better", x->higher_is_better);
 
-		json_array_append_new(rows, json_pack("{s:s, s:s, s:o, s:I, s:b}", "candidate", x->candidate, "metric",
-						      x->metric, "value", isfinite(x->value) ? json_real(x->value) : json_null(),
-						      "rank", (json_int_t)x->rank, "higher_is_better", x->higher_is_better));
+		if (row && r->weighting != XF_WEIGHTS_NONE)
+			json_object_set_new(row, "weight", json_real(x->weight));
+		json_array_append_new(rows, row);
 	}
 	doc = json_pack("{s:o, s:O}", "results", rows, "skipped", r->skipped);
 	text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
@@ -193,7 +281,8 @@ static int string_column(const struct xf_score_report *r, bool metric, struct xf
 static int write_stream(const struct xf_score_report *r, struct xf_header *h, struct xf_writer *w,
 			struct xf_err *err)
 {
-	struct xf_tensor cols[4] = { XF_TENSOR_INIT, XF_TENSOR_INIT, XF_TENSOR_INIT, XF_TENSOR_INIT };
+	struct xf_tensor cols[5] = { XF_TENSOR_INIT, XF_TENSOR_INIT, XF_TENSOR_INIT, XF_TENSOR_INIT, XF_TENSOR_INIT };
+	bool weighed = r->weighting != XF_WEIGHTS_NONE;
 	int64_t n = r->n;
 	int rc;
 
@@ -202,18 +291,22 @@ static int write_stream(const struct xf_score_report *r, struct xf_header *h, st
 	rc = rc ? rc : xf_header_add_field(h, "metric", XF_DTYPE_STR, 0, NULL, err);
 	rc = rc ? rc : xf_header_add_field(h, "value", XF_DTYPE_F64, 0, NULL, err);
 	rc = rc ? rc : xf_header_add_field(h, "rank", XF_DTYPE_I64, 0, NULL, err);
+	rc = rc || !weighed ? rc : xf_header_add_field(h, "weight", XF_DTYPE_F64, 0, NULL, err);
 	rc = rc ? rc : string_column(r, false, &cols[0], err);
 	rc = rc ? rc : string_column(r, true, &cols[1], err);
 	rc = rc ? rc : xf_tensor_alloc(&cols[2], XF_DTYPE_F64, 1, &n, err);
 	rc = rc ? rc : xf_tensor_alloc(&cols[3], XF_DTYPE_I64, 1, &n, err);
+	rc = rc || !weighed ? rc : xf_tensor_alloc(&cols[4], XF_DTYPE_F64, 1, &n, err);
 	for (int64_t k = 0; rc == 0 && k < n; k++) {
 		((double *)cols[2].data)[k] = r->rows[k].value;
 		((int64_t *)cols[3].data)[k] = r->rows[k].rank;
+		if (weighed)
+			((double *)cols[4].data)[k] = r->rows[k].weight;
 	}
 	rc = rc ? rc : xf_writer_begin(w, h, err);
 	rc = rc ? rc : xf_writer_rows(w, n, cols, err);
 	rc = rc ? rc : xf_writer_end(w, err);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		xf_tensor_release(&cols[i]);
 	return rc;
 }
@@ -224,6 +317,8 @@ int xf_score_report_write(struct xf_score_report *r, enum xf_report_format forma
 	rank_all(r);
 	number_metrics(r);
 	qsort(r->rows, r->n, sizeof(*r->rows), by_metric_rank);
+	if (weigh_all(r, err) < 0)
+		return -1;
 	switch (format) {
 	case XF_REPORT_STREAM: return write_stream(r, h, w, err);
 	case XF_REPORT_JSON: return write_json(r, sink, err);

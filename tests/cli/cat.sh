@@ -202,7 +202,7 @@ for mode in "" "--to csv" "--to jsonl" "--to npz" "--rows 5:" "--fields x"; do
 done
 
 if ! has_python; then
-	skip "no numpy/msgpack/msgpack_numpy in $PY: the Python oracle tests"
+	skip_oracle "no numpy/msgpack/msgpack_numpy in $PY: the Python oracle tests"
 	finish
 	exit
 fi

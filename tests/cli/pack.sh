@@ -28,7 +28,7 @@ expect_fail 2 "standard input is refused as a usage error" xfer-pack -
 stderr_has "the message says to give a file" "*standard input*file*"
 
 if ! has_python; then
-	pass "# skip: $PY lacks numpy, msgpack or msgpack_numpy"
+	skip_oracle "$PY lacks numpy, msgpack or msgpack_numpy"
 	finish
 	exit
 fi

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 if ! has_python || ! "$PY" -c 'import scipy' 2>/dev/null; then
-	pass "# skip: /usr/bin/python3 with numpy and scipy is needed"
+	skip_oracle "/usr/bin/python3 with numpy and scipy is needed"
 	finish
 	exit 0
 fi
@@ -43,13 +43,14 @@ for set in generic wide tiny offset dead; do
 	verdict=$("$PY" - "$top/tests/ref" "$T" "$set" <<'PY'
 import json, sys, numpy as np
 sys.path.insert(0, sys.argv[1])
-import os, ref_logme, ref_nleep, ref_prob, ref_sfda
+import os, ref_logme, ref_nleep, ref_probe, ref_prob, ref_sfda
 t, name = sys.argv[2], sys.argv[3]
 x, y = np.load(f"{t}/{name}-x.npy").astype(np.float64), np.load(f"{t}/{name}-y.npy")
 p = np.load(f"{t}/{name}-p.npy").astype(np.float64) if os.path.exists(f"{t}/{name}-p.npy") else None
 got = {r["metric"]: r["value"] for r in json.load(open(f"{t}/{name}.json"))["results"]}
 refs = {m: (getattr(mod, m), "f") for mod, ms in ((ref_logme, ("logme", "logme_exact", "hscore")),
-        (ref_sfda, ("hscore_shrinkage", "sfda")), (ref_prob, ("gbc", "tmi")), (ref_nleep, ("nleep",))) for m in ms}
+        (ref_sfda, ("hscore_shrinkage", "sfda")), (ref_prob, ("gbc", "tmi")), (ref_nleep, ("nleep",)),
+        (ref_probe, ("knn", "linprobe"))) for m in ms}
 refs.update({m: (getattr(ref_prob, m), "p") for m in ("leep", "nce", "accuracy", "nll")})
 bad = []
 for m, (fn, src) in refs.items():
@@ -131,7 +132,7 @@ same "--reduce of 4 shards equals one pass to 1e-9 for $reducible" yes "$(paste 
 	awk -F'\t' '$1 != $3 { bad = 1 } { r = ($2 - $4) / ($2 == 0 ? 1 : $2); if (r < 0) r = -r; if (r > 1e-9) bad = 1 }
 		END { print (NR == 7 && !bad) ? "yes" : "no (" NR " rows)" }')"
 xfer-score --reduce --format json "$T"/named-*.xs >"$T/reduced.json"
-same "--reduce with all skips what needs every row" "hscore_shrinkage leep nleep nll sfda tmi" \
+same "--reduce with all skips what needs every row" "hscore_shrinkage knn leep linprobe ncti nleep nll sfda tmi" \
 	"$("$PY" -c "import json; print(' '.join(sorted(s['metric'] for s in json.load(open('$T/reduced.json'))['skipped'])))")"
 expect_fail 1 "naming a metric that cannot be reduced fails" xfer-score --reduce -m tmi "$T"/named-*.xs
 stderr_has "saying why" "*needs every row at once*"
@@ -167,6 +168,101 @@ PY
 )"
 expect_fail 1 "--ensemble larger than the pool fails" xfer-score -m ms_leep --ensemble 5 "$T"/src?.xs
 stderr_has "saying how many have probabilities" "*only 4 inputs have probabilities*"
+
+# NCTI over a set of candidates (both LDA solvers: small-variance features take the
+# shrinkage branch), against tests/ref/ref_ncti.py; a lone candidate has no NCTI.
+"$PY" -c "
+import numpy as np
+x = np.load('$T/generic-x.npy'); rng = np.random.default_rng(3)
+np.save('$T/small-x.npy', (0.02 * x).astype('<f4')); np.save('$T/mixed-x.npy', (x + 2 * rng.normal(size=x.shape)).astype('<f4'))"
+xfer-pack x="$T/small-x.npy" y="$T/generic-y.npy" -o "$T/small.xs"
+xfer-pack x="$T/mixed-x.npy" y="$T/generic-y.npy" -o "$T/mixed.xs"
+xfer-score -m ncti --format tsv "$T/generic.xs" "$T/noise.xs" "$T/small.xs" "$T/mixed.xs" >"$T/ncti.tsv"
+same "ncti of four candidates agrees with numpy to 1e-8" agree "$("$PY" - "$top/tests/ref" "$T" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1]); t = sys.argv[2]
+import ref_ncti as r
+y = np.load(f"{t}/generic-y.npy"); names = ["generic", "noise", "small", "mixed"]
+parts = [r.ncti_parts(np.load(f"{t}/{m}-x.npy"), y) for m in names]
+want = dict(zip(names, r.combine([p[0] for p in parts])))
+solvers = sorted({p[1] for p in parts})
+got = {l.split("\t")[0]: float(l.split("\t")[2]) for l in open(f"{t}/ncti.tsv").read().splitlines()[1:]}
+ok = got.keys() == want.keys() and all(abs(got[m] - want[m]) <= 1e-8 * max(1, abs(want[m])) for m in names)
+print("agree" if ok and solvers == ["eigen", "svd"] else f"got {got} want {want} solvers {solvers}")
+PY
+)"
+expect_fail 1 "ncti of one candidate fails" xfer-score -m ncti "$T/generic.xs"
+stderr_has "saying it compares a set" "*two or more candidates*"
+
+# OSBORN: per-model domain, task and cohesion terms, the whole pool and the greedy best two,
+# against tests/ref/ref_osborn.py (scipy's assignment solver for the transport term).
+"$PY" - "$T" <<'PY'
+import sys, numpy as np
+t = sys.argv[1]; rng = np.random.default_rng(13)
+y = np.load(f"{t}/e-y.npy"); n = len(y)
+for k in range(4):
+    d = 3 + k
+    np.save(f"{t}/o-x{k}.npy", (rng.normal(size=(n, d)) + y[:, None]).astype("<f4"))
+    np.save(f"{t}/o-s{k}.npy", (rng.normal(size=(120 + 40 * k, d)) * (1 + k)).astype("<f4"))
+PY
+for k in 0 1 2 3; do
+	xfer-pack x="$T/o-x$k.npy" p="$T/e-p$k.npy" y="$T/e-y.npy" -o "$T/osb$k.xs"
+	xfer-pack x="$T/o-s$k.npy" -o "$T/osb-src$k.xs"
+done
+src="--source-feats $T/osb-src0.xs --source-feats $T/osb-src1.xs --source-feats $T/osb-src2.xs --source-feats $T/osb-src3.xs"
+# shellcheck disable=SC2086
+xfer-score -m osborn --format tsv $src "$T"/osb?.xs | sed 1d >"$T/osb-all.tsv"
+# shellcheck disable=SC2086
+xfer-score -m osborn --ensemble 2 --osborn-weights 0.5,1,2 --format tsv $src "$T"/osb?.xs | sed 1d >"$T/osb-2.tsv"
+same "osborn of the pool and its greedy pair agree with numpy to 1e-9" agree "$("$PY" - "$top/tests/ref" "$T" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1]); t = sys.argv[2]
+import ref_osborn as r
+y = np.load(f"{t}/e-y.npy")
+models = [(np.load(f"{t}/o-x{k}.npy").astype(float), np.load(f"{t}/o-s{k}.npy").astype(float),
+           np.load(f"{t}/e-p{k}.npy")) for k in range(4)]
+terms = r.terms(models, y)
+chosen, best = r.greedy(terms, 2, (0.5, 1.0, 2.0))
+want = [("osb0+osb1+osb2+osb3", r.score(terms, [0, 1, 2, 3])), ("+".join(f"osb{j}" for j in chosen), best)]
+got = [l.split("\t") for l in open(f"{t}/osb-all.tsv").read().splitlines() + open(f"{t}/osb-2.tsv").read().splitlines()]
+ok = len(got) == 2 and all(g[0] == w[0] and g[1] == "osborn" and abs(float(g[2]) - w[1]) <= 1e-9 * abs(w[1])
+                           for g, w in zip(got, want))
+print("agree" if ok else f"got {got} want {want}")
+PY
+)"
+expect_fail 1 "osborn without source features fails" xfer-score -m osborn "$T"/osb?.xs
+stderr_has "naming the option" "*--source-feats*"
+expect_fail 2 "one --source-feats per candidate" xfer-score -m osborn --source-feats "$T/osb-src0.xs" "$T"/osb?.xs
+expect_fail 1 "source features of another width are refused" \
+	xfer-score -m osborn --source-feats "$T/osb-src1.xs" "$T/osb0.xs"
+stderr_has "naming both widths" "*4 columns*has 3*"
+
+# Weights over sources: softmax of the values / T (negated where lower is better) and
+# normalized values, checked against the printed values; each metric's weights sum to 1.
+xfer-score -m hscore,logme --weights softmax --temperature 0.5 --format tsv "$T/noise.xs" "$T/generic.xs" >"$T/w.tsv"
+same "softmax weights follow the values" agree "$("$PY" - "$T/w.tsv" <<'PY'
+import sys, numpy as np
+rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()[1:]]
+ok = len(rows) == 4
+for m in ("hscore", "logme"):
+    v = np.array([float(r[2]) for r in rows if r[1] == m]); w = np.array([float(r[4]) for r in rows if r[1] == m])
+    e = np.exp((v - v.max()) / 0.5); ok &= bool(np.allclose(w, e / e.sum(), rtol=1e-12, atol=0))
+print("agree" if ok else rows)
+PY
+)"
+xfer-score -m hscore --weights normalized --format json "$T/noise.xs" "$T/generic.xs" >"$T/w.json"
+same "normalized weights are the values over their sum" agree "$("$PY" - "$T/w.json" <<'PY'
+import sys, json
+r = json.load(open(sys.argv[1]))["results"]; total = sum(x["value"] for x in r)
+print("agree" if all(abs(x["weight"] - x["value"] / total) < 1e-15 for x in r) else r)
+PY
+)"
+same "the weight is a column of the table stream" "candidate,metric,value,rank,weight" \
+	"$(xfer-score -m hscore --weights softmax "$T/generic.xs" | xfer-cat --to csv | head -n 1)"
+expect_fail 2 "normalized weights of a lower-is-better metric are refused" \
+	xfer-score -m nll --weights normalized "$T/generic.xs"
+stderr_has "saying to use softmax" "*nll is lower-is-better; use softmax*"
+expect_fail 2 "--temperature without softmax weights is a usage error" xfer-score --temperature 2 "$T/generic.xs"
 
 # Bad input.
 "$PY" -c "
