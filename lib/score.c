@@ -37,7 +37,7 @@ const struct xf_metric xf_metrics[] = {
 	  xf_metric_linprobe, false },
 	{ "accuracy", XF_NEEDS_P | XF_NEEDS_Y, true, "fraction of rows whose argmax P is the label",
 	  xf_metric_accuracy, true },
-	{ "nll", XF_NEEDS_P | XF_NEEDS_Y, false, "mean -log P[label], clipped as sklearn log_loss", xf_metric_nll, false },
+	{ "nll", XF_NEEDS_P | XF_NEEDS_Y, false, "mean -log P[label], clipped as sklearn log_loss", xf_metric_nll, true },
 	{ NULL, 0, false, NULL, NULL, false },
 };
 
@@ -54,6 +54,7 @@ struct xf_score_cache {
 	int64_t *counts;
 	double *mean, *class_means, *centred, *scatter, *class_m2;
 	int64_t *joint;
+	double *nll_sum;              /* 1 value: sum over rows of nll's term (NaN: a label without a probability) */
 	double *eig_w, *eig_v;        /* of scatter */
 	double *gram_w, *gram_z;      /* the uncentred Gram's eigenvalues, class sums projected */
 	int verdict[3];               /* per need bit: 0 unchecked, 1 passed, -1 failed with... */
@@ -80,6 +81,7 @@ void xf_score_cache_free(struct xf_score_cache *c)
 	free(c->class_means);
 	free(c->class_m2);
 	free(c->joint);
+	free(c->nll_sum);
 	free(c->centred);
 	free(c->scatter);
 	free(c->eig_w);
@@ -448,9 +450,22 @@ const int64_t *xf_score_joint(struct xf_score_cache *c, struct xf_err *err)
 	return c->joint;
 }
 
+const double *xf_score_nll_sum(struct xf_score_cache *c, struct xf_err *err)
+{
+	if (c->nll_sum)
+		return c->nll_sum;
+	if (!(c->nll_sum = malloc(sizeof(double)))) {
+		xf_err_nomem(err, sizeof(double));
+		return NULL;
+	}
+	*c->nll_sum = xf_score_nll_rows(c->data);
+	return c->nll_sum;
+}
+
 void xf_score_stats_release(struct xf_score_stats *s)
 {
 	free(s->counts), free(s->mean), free(s->class_means), free(s->scatter), free(s->class_m2), free(s->joint);
+	free(s->nll_sum);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -481,7 +496,8 @@ int xf_score_stats_take(struct xf_score_cache *c, struct xf_score_stats *out, st
 		     !(out->scatter = duplicate(c->scatter, dd, err)) || !(out->class_m2 = duplicate(c->class_m2, cd, err))))
 		goto fail;
 	if (d->p && (!xf_score_joint(c, err) ||
-		     !(out->joint = duplicate(c->joint, (size_t)(d->c * d->cs) * sizeof(int64_t), err))))
+		     !(out->joint = duplicate(c->joint, (size_t)(d->c * d->cs) * sizeof(int64_t), err)) ||
+		     !xf_score_nll_sum(c, err) || !(out->nll_sum = duplicate(c->nll_sum, sizeof(double), err))))
 		goto fail;
 	return 0;
 fail:
@@ -554,6 +570,8 @@ int xf_score_stats_merge(struct xf_score_stats *a, const struct xf_score_stats *
 			a->joint[k * a->cs + z] += b->joint[k * b->cs + z];
 		a->counts[k] += b->counts[k];
 	}
+	if (a->cs)
+		*a->nll_sum += *b->nll_sum;
 	a->n += b->n;
 	return 0;
 }
@@ -568,7 +586,7 @@ struct xf_score_cache *xf_score_cache_from_stats(struct xf_score_stats *s, struc
 	if (!(c = xf_score_cache_new(data, err)))
 		return NULL;
 	c->counts = s->counts, c->mean = s->mean, c->class_means = s->class_means;
-	c->scatter = s->scatter, c->class_m2 = s->class_m2, c->joint = s->joint;
+	c->scatter = s->scatter, c->class_m2 = s->class_m2, c->joint = s->joint, c->nll_sum = s->nll_sum;
 	memset(s, 0, sizeof(*s));
 	return c;
 }

@@ -87,6 +87,8 @@ int xf_score_between_trace(struct xf_score_cache *cache, double a, double b, dou
 const double *xf_score_class_m2(struct xf_score_cache *cache, struct xf_err *err);
 /* Rows with label y and source prediction z (first argmax of p): c x cs counts. */
 const int64_t *xf_score_joint(struct xf_score_cache *cache, struct xf_err *err);
+/* The sum over rows of -log P[label] as nll clips it (one value; NaN if a label has no column in P). */
+const double *xf_score_nll_sum(struct xf_score_cache *cache, struct xf_err *err);
 
 /*
  * Sufficient statistics of one candidate's rows, for --partial and --reduce: what the
@@ -101,6 +103,7 @@ struct xf_score_stats {
 	double *scatter;            /* d x d, about mean */
 	double *class_m2;           /* c x d, about each class mean */
 	int64_t *joint;             /* c x cs */
+	double *nll_sum;            /* 1: sum over rows of nll's term */
 };
 
 /* Take a candidate's statistics from its cache (computing what is missing). */

@@ -27,6 +27,8 @@ XF_METRIC_FN(xf_metric_leep);
 XF_METRIC_FN(xf_metric_nce);
 XF_METRIC_FN(xf_metric_accuracy);
 XF_METRIC_FN(xf_metric_nll);
+/* nll's sum over the rows of data (NaN when a label has no column in P). */
+double xf_score_nll_rows(const struct xf_score_data *data);
 /* score_nleep.c */
 XF_METRIC_FN(xf_metric_nleep);
 /* PCA dimensions N-LEEP keeps: the fewest top eigenvalues of w (d, ascending) whose share of the sum is > 0.8. */

@@ -9,30 +9,33 @@ struct part {
 	const char *name;
 	enum xf_dtype dtype;
 	int ndim;
-	char rows, cols;  /* 'c', 'd', 's' (cs) or 0 */
+	char rows, cols;  /* 'c', 'd', 's' (cs), '1' (one value) or 0 */
 };
 
 static const struct part parts[] = {
 	{ "counts", XF_DTYPE_I64, 1, 'c', 0 },      { "mean", XF_DTYPE_F64, 1, 'd', 0 },
 	{ "class_means", XF_DTYPE_F64, 2, 'c', 'd' }, { "scatter", XF_DTYPE_F64, 2, 'd', 'd' },
 	{ "class_m2", XF_DTYPE_F64, 2, 'c', 'd' },  { "joint", XF_DTYPE_I64, 2, 'c', 's' },
+	{ "nll_sum", XF_DTYPE_F64, 1, '1', 0 },
 };
 #define N_PARTS (int)(sizeof(parts) / sizeof(parts[0]))
 
 static int64_t size_of(char which, const struct xf_score_stats *s)
 {
-	return which == 'c' ? s->c : which == 'd' ? s->d : s->cs;
+	return which == 'c' ? s->c : which == 'd' ? s->d : which == '1' ? 1 : s->cs;
 }
 
 static bool present(const struct part *p, const struct xf_score_stats *s)
 {
+	if (p->rows == '1') /* the probabilities' sums */
+		return s->cs > 0;
 	return (p->rows != 'd' && p->cols != 'd' && p->cols != 's') || (p->cols == 's' ? s->cs > 0 : s->d > 0);
 }
 
 static void **slot(struct xf_score_stats *s, int i)
 {
 	void **slots[N_PARTS] = { (void **)&s->counts, (void **)&s->mean, (void **)&s->class_means,
-				  (void **)&s->scatter, (void **)&s->class_m2, (void **)&s->joint };
+				  (void **)&s->scatter, (void **)&s->class_m2, (void **)&s->joint, (void **)&s->nll_sum };
 
 	return slots[i];
 }

@@ -130,23 +130,32 @@ XF_METRIC_FN(xf_metric_accuracy)
  * its clipped sum before the log. A label with probability 0 therefore costs about 36 nats
  * instead of making the mean infinite.
  */
-XF_METRIC_FN(xf_metric_nll)
+double xf_score_nll_rows(const struct xf_score_data *data)
 {
 	double sum = 0;
 
-	(void)cache;
 	for (int64_t i = 0; i < data->n; i++) {
 		const double *p = data->p + i * data->cs;
 		double row_sum = 0;
 
 		if (data->y[i] >= data->cs)
-			return xf_err_set(err, XF_E_FORMAT,
-					  "label %lld of row %lld has no probability (the source model has %lld classes)",
-					  (long long)data->y[i], (long long)i, (long long)data->cs);
+			return NAN;
 		for (int64_t z = 0; z < data->cs; z++)
 			row_sum += fmin(fmax(p[z], DBL_EPSILON), 1 - DBL_EPSILON);
 		sum -= log(fmin(fmax(p[data->y[i]], DBL_EPSILON), 1 - DBL_EPSILON) / row_sum);
 	}
-	*out = sum / (double)data->n;
+	return sum;
+}
+
+XF_METRIC_FN(xf_metric_nll)
+{
+	const double *sum = xf_score_nll_sum(cache, err);
+
+	if (!sum)
+		return -1;
+	if (isnan(*sum))
+		return xf_err_set(err, XF_E_FORMAT, "a label has no probability (the source model has %lld classes)",
+				  (long long)data->cs);
+	*out = *sum / (double)data->n;
 	return 0;
 }

@@ -116,7 +116,7 @@ y = np.sort(rng.integers(0, 5, n)); x = rng.normal(size=(n, d)) + 0.4 * y[:, Non
 z = rng.normal(size=(n, 7)) + 2 * np.eye(7)[y]; p = np.exp(z); p /= p.sum(1, keepdims=True)
 np.save('$T/s-x.npy', x.astype('<f4')); np.save('$T/s-y.npy', y); np.save('$T/s-p.npy', p.astype('<f4'))"
 xfer-pack x="$T/s-x.npy" y="$T/s-y.npy" p="$T/s-p.npy" -o "$T/sharded.xs"
-reducible=logme,logme_exact,hscore,gbc,gbc_spherical,nce,accuracy
+reducible=logme,logme_exact,hscore,gbc,gbc_spherical,nce,accuracy,nll
 xfer-score -m "$reducible" --format tsv "$T/sharded.xs" | sed 1d | cut -f2,3 >"$T/one-pass.tsv"
 for i in 0 1 2 3; do
 	xfer-cat --shard "$i/4" "$T/sharded.xs" -o "$T/shard-$i.xs"
@@ -130,9 +130,9 @@ import msgpack; print(next(msgpack.Unpacker(open('$T/stats-0.xs', 'rb'), raw=Fal
 xfer-score --reduce -m "$reducible" --format tsv "$T"/named-*.xs | sed 1d | cut -f2,3 >"$T/reduced.tsv"
 same "--reduce of 4 shards equals one pass to 1e-9 for $reducible" yes "$(paste "$T/one-pass.tsv" "$T/reduced.tsv" |
 	awk -F'\t' '$1 != $3 { bad = 1 } { r = ($2 - $4) / ($2 == 0 ? 1 : $2); if (r < 0) r = -r; if (r > 1e-9) bad = 1 }
-		END { print (NR == 7 && !bad) ? "yes" : "no (" NR " rows)" }')"
+		END { print (NR == 8 && !bad) ? "yes" : "no (" NR " rows)" }')"
 xfer-score --reduce --format json "$T"/named-*.xs >"$T/reduced.json"
-same "--reduce with all skips what needs every row" "hscore_shrinkage knn leep linprobe ncti nleep nll sfda tmi" \
+same "--reduce with all skips what needs every row" "hscore_shrinkage knn leep linprobe ncti nleep sfda tmi" \
 	"$("$PY" -c "import json; print(' '.join(sorted(s['metric'] for s in json.load(open('$T/reduced.json'))['skipped'])))")"
 expect_fail 1 "naming a metric that cannot be reduced fails" xfer-score --reduce -m tmi "$T"/named-*.xs
 stderr_has "saying why" "*needs every row at once*"
