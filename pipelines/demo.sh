@@ -2,7 +2,8 @@
 # demo.sh - the main job on the bundled MNIST digits, with the programs that exist so far:
 # inspect the data, split it into train and test, shard the training rows as a Slurm job
 # array would and put the shards back together, round-trip the test rows through NumPy, and
-# score the raw pixels' transferability with every metric that applies.
+# score the raw pixels' transferability with every metric that applies, and draw the t-SNE
+# map of the digits.
 #
 # usage: pipelines/demo.sh [DATA.xs] [OUTDIR]
 #   DATA.xs  an xfer stream (default: data/mnist10k.xs.zst)
@@ -50,6 +51,11 @@ echo "2000 rows through test.npz and back: identical"
 echo "== how well do raw pixels transfer to the digit labels? (every metric that applies)"
 xfer-score --format text "$out/train.xs.zst" |
 	tee "$out/scores.txt"
+
+echo "== a t-SNE map of all 10,000 digits (PCA to 50 dimensions first), drawn to tsne.png"
+xfer-project --plot "$out/tsne.png" --title "t-SNE of 10,000 MNIST digits (raw pixels)" "$data" \
+	-o "$out/tsne.xs.zst"
+xfer-cat --info "$out/tsne.xs.zst" | grep -E '^ +(x|y) '
 
 echo "== first test digit, as text"
 xfer-cat --head 1 --fields y --to jsonl "$out/test.xs.zst"
