@@ -83,8 +83,14 @@ static int by_col(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Both directions of every conditional, grouped by row (in index order: deterministic). */
-static struct entry *scatter_both(const int64_t *idx, const double *cond, int64_t n, int64_t k, int64_t *start)
+/*
+ * Both directions of every conditional, grouped by row (in index order: deterministic). Row
+ * r receives the entries of rows i < r that have r as a neighbour (column i, ascending),
+ * then its own k (in neighbour order), then those of rows i > r (ascending): before[r]
+ * counts the first kind, so that compact need only sort the k in the middle.
+ */
+static struct entry *scatter_both(const int64_t *idx, const double *cond, int64_t n, int64_t k, int64_t *start,
+				  int64_t *before)
 {
 	int64_t *fill = calloc((size_t)n + 1, sizeof(int64_t));
 	struct entry *e = malloc((size_t)(2 * n * k) * sizeof(*e) + 1);
@@ -97,19 +103,57 @@ static struct entry *scatter_both(const int64_t *idx, const double *cond, int64_
 		start[idx[i] + 1]++;
 	for (int64_t i = 0; i < n; i++)
 		start[i + 1] += start[i] + k;
-	for (int64_t i = 0; i < n; i++)
+	for (int64_t i = 0; i < n; i++) {
+		before[i] = fill[i];
 		for (int64_t j = 0; j < k; j++) {
 			int64_t nb = idx[i * k + j];
 
 			e[start[i] + fill[i]++] = (struct entry){ (int32_t)nb, cond[i * k + j] };
 			e[start[nb] + fill[nb]++] = (struct entry){ (int32_t)i, cond[i * k + j] };
 		}
+	}
 	free(fill);
 	return e;
 }
 
-/* Sort each row, add the two directions of a pair, and normalise into CSR. */
-static int compact(struct entry *e, const int64_t *start, int64_t n, struct xf_csr *p, struct xf_err *err)
+/* Append entry x to row i of p (which ends at *nnz), adding it to an equal column before it. */
+static void append(struct xf_csr *p, int64_t i, const struct entry *x, int64_t *nnz)
+{
+	if (*nnz > p->rowptr[i] && p->col[*nnz - 1] == x->col) {
+		p->val[*nnz - 1] += x->val;   /* the other direction of a pair: a + b = b + a exactly */
+		return;
+	}
+	p->col[*nnz] = x->col;
+	p->val[(*nnz)++] = x->val;
+}
+
+/*
+ * Row i into CSR: its own k entries sorted by column, then merged with the others, which
+ * arrive sorted (scatter_both), the two directions of a pair added.
+ */
+static void compact_row(struct entry *e, int64_t lo, int64_t hi, int64_t own, int64_t k, int64_t i,
+			struct xf_csr *p, int64_t *nnz)
+{
+	struct entry *f = e + own, *f_end = f + k;
+	int64_t a = lo;
+
+	qsort(f, (size_t)k, sizeof(*f), by_col);
+	p->rowptr[i] = *nnz;
+	for (;;) {
+		if (a == own)
+			a = own + k;   /* the sorted others continue after the own entries */
+		if (a >= hi && f == f_end)
+			break;
+		if (f < f_end && (a >= hi || f->col <= e[a].col))
+			append(p, i, f++, nnz);
+		else
+			append(p, i, &e[a++], nnz);
+	}
+}
+
+/* Each row sorted and merged, the two directions of a pair added, and normalised into CSR. */
+static int compact(struct entry *e, const int64_t *start, const int64_t *before, int64_t n, int64_t k,
+		   struct xf_csr *p, struct xf_err *err)
 {
 	double total = 0;
 	int64_t nnz = 0;
@@ -122,18 +166,8 @@ static int compact(struct entry *e, const int64_t *start, int64_t n, struct xf_c
 		xf_csr_release(p);
 		return xf_err_nomem(err, (size_t)start[n] * 12);
 	}
-	for (int64_t i = 0; i < n; i++) {
-		p->rowptr[i] = nnz;
-		qsort(e + start[i], (size_t)(start[i + 1] - start[i]), sizeof(*e), by_col);
-		for (int64_t t = start[i]; t < start[i + 1]; t++) {
-			if (nnz > p->rowptr[i] && p->col[nnz - 1] == e[t].col) {
-				p->val[nnz - 1] += e[t].val;
-				continue;
-			}
-			p->col[nnz] = e[t].col;
-			p->val[nnz++] = e[t].val;
-		}
-	}
+	for (int64_t i = 0; i < n; i++)
+		compact_row(e, start[i], start[i + 1], start[i] + before[i], k, i, p, &nnz);
 	p->rowptr[n] = nnz;
 	for (int64_t t = 0; t < nnz; t++)
 		total += p->val[t];
@@ -159,7 +193,7 @@ int xf_tsne_affinities(const int64_t *idx, const double *dist2, int64_t n, int64
 		       int threads, struct xf_csr *p, double *worst, struct xf_err *err)
 {
 	struct calibration c = { dist2, k, perplexity, NULL, NULL };
-	int64_t *start;
+	int64_t *start, *before;
 	struct entry *e = NULL;
 	int rc = check_neighbours(idx, dist2, n, k, err);
 
@@ -168,13 +202,14 @@ int xf_tsne_affinities(const int64_t *idx, const double *dist2, int64_t n, int64
 	c.cond = malloc((size_t)(n * k) * sizeof(double));
 	c.miss = malloc((size_t)n * sizeof(double));
 	start = calloc((size_t)n + 1, sizeof(int64_t));
-	if (c.cond && c.miss && start) {
+	before = malloc((size_t)n * sizeof(int64_t));
+	if (c.cond && c.miss && start && before) {
 		xf_parallel_for(n, threads, 256, calibrate_rows, &c);
-		e = scatter_both(idx, c.cond, n, k, start);
+		e = scatter_both(idx, c.cond, n, k, start, before);
 	}
-	rc = e ? compact(e, start, n, p, err) : xf_err_nomem(err, (size_t)(2 * n * k) * sizeof(*e));
+	rc = e ? compact(e, start, before, n, k, p, err) : xf_err_nomem(err, (size_t)(2 * n * k) * sizeof(*e));
 	for (int64_t i = 0; rc == 0 && worst && i < n; i++)
 		*worst = i == 0 || c.miss[i] > *worst ? c.miss[i] : *worst;
-	free(c.cond), free(c.miss), free(start), free(e);
+	free(c.cond), free(c.miss), free(start), free(before), free(e);
 	return rc;
 }

@@ -33,6 +33,7 @@
 typedef double v4d __attribute__((vector_size(4 * sizeof(double))));
 typedef double v2d __attribute__((vector_size(2 * sizeof(double))));
 typedef int64_t v4i __attribute__((vector_size(4 * sizeof(int64_t))));
+typedef float v4f __attribute__((vector_size(4 * sizeof(float))));
 
 /* A loop over [0, n) handed out to workers in chunks, first come first served. */
 struct par_for {
@@ -281,15 +282,16 @@ INLINE bool group_list(const struct rep_job *job, uint32_t g, const double *lo, 
 }
 
 /* Four entries from e of the list: differences from p and counts. */
-INLINE void list_diffs(const struct bh_list *l, int64_t e, v4d px, v4d py, v4d *dx, v4d *dy, v4d *c)
+INLINE void list_diffs(const struct bh_list *l, int64_t e, const v4d *px, const v4d *py, v4d *dx, v4d *dy,
+			v4d *c)
 {
 	v4d cx, cy;
 
 	memcpy(&cx, l->x[0] + e, sizeof(cx));
 	memcpy(&cy, l->x[1] + e, sizeof(cy));
 	memcpy(c, l->c + e, sizeof(*c));
-	*dx = px - cx;
-	*dy = py - cy;
+	*dx = *px - cx;
+	*dy = *py - cy;
 }
 
 /*
@@ -306,8 +308,8 @@ INLINE int64_t list_sums_2d(const struct bh_list *l, const double *yi, double *z
 	for (; e + 8 <= l->len; e += 8) {
 		v4d dxa, dya, ca, dxb, dyb, cb, ta, tb, r, qa, qb;
 
-		list_diffs(l, e, px, py, &dxa, &dya, &ca);
-		list_diffs(l, e + 4, px, py, &dxb, &dyb, &cb);
+		list_diffs(l, e, &px, &py, &dxa, &dya, &ca);
+		list_diffs(l, e + 4, &px, &py, &dxb, &dyb, &cb);
 		ta = one + (dxa * dxa + dya * dya);
 		tb = one + (dxb * dxb + dyb * dyb);
 		r = one / (ta * tb);
@@ -493,11 +495,34 @@ int xf_tsne_repulsion_bh(const double *y, int64_t n, int dim, double dof, double
 
 struct attr_job {
 	const struct xf_csr *p;
+	const float *valf;       /* P's values as float, or NULL: p->val */
 	const double *y;
 	int dim;
 	double dof, exaggeration;
 	double *fattr;
 };
+
+/* Nonzero e of P, from whichever copy the job has. */
+INLINE double p_at(const struct attr_job *job, int64_t e)
+{
+	return job->valf ? job->valf[e] : job->p->val[e];
+}
+
+/* Eight nonzeros from e, as two vectors. */
+INLINE void p_vec(const struct attr_job *job, int64_t e, v4d *a, v4d *b)
+{
+	if (job->valf) {
+		v4f fa, fb;
+
+		memcpy(&fa, job->valf + e, sizeof(fa));
+		memcpy(&fb, job->valf + e + 4, sizeof(fb));
+		*a = __builtin_convertvector(fa, v4d);
+		*b = __builtin_convertvector(fb, v4d);
+		return;
+	}
+	memcpy(a, job->p->val + e, sizeof(*a));
+	memcpy(b, job->p->val + e + 4, sizeof(*b));
+}
 
 INLINE void attraction_range(const struct attr_job *job, int64_t lo, int64_t hi, int dim)
 {
@@ -509,7 +534,7 @@ INLINE void attraction_range(const struct attr_job *job, int64_t lo, int64_t hi,
 
 		for (int64_t e = p->rowptr[i]; e < p->rowptr[i + 1]; e++) {
 			double d[3], rho2 = diff2(yi, job->y + (int64_t)p->col[e] * dim, dim, d);
-			double pq = p->val[e] / (1 + rho2 / job->dof);
+			double pq = p_at(job, e) / (1 + rho2 / job->dof);
 
 			for (int c = 0; c < dim; c++)
 				f[c] += pq * d[c];
@@ -524,7 +549,7 @@ INLINE void attraction_range(const struct attr_job *job, int64_t lo, int64_t hi,
  * Four lanes of yi - y[col[l]] (l < 4) into dx, dy: each neighbour's (x, y) pair is one
  * 16-byte load, and two shuffles sort the four pairs into an x and a y vector.
  */
-INLINE void gather_diffs(const double *y, const int32_t *col, v4d px, v4d py, v4d *dx, v4d *dy)
+INLINE void gather_diffs(const double *y, const int32_t *col, const v4d *px, const v4d *py, v4d *dx, v4d *dy)
 {
 	v2d a0, a1, a2, a3;
 	v4d lo, hi;
@@ -535,8 +560,8 @@ INLINE void gather_diffs(const double *y, const int32_t *col, v4d px, v4d py, v4
 	memcpy(&a3, y + 2 * (int64_t)col[3], sizeof(a3));
 	lo = __builtin_shufflevector(a0, a1, 0, 1, 2, 3);
 	hi = __builtin_shufflevector(a2, a3, 0, 1, 2, 3);
-	*dx = px - __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
-	*dy = py - __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
+	*dx = *px - __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
+	*dy = *py - __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
 }
 
 /*
@@ -557,10 +582,9 @@ INLINE void attraction_row_2d(const struct attr_job *job, int64_t i, bool unit, 
 	for (; e + 8 <= end; e += 8) {
 		v4d dxa, dya, dxb, dyb, pa, pb, ta, tb, r;
 
-		gather_diffs(y, p->col + e, px, py, &dxa, &dya);
-		gather_diffs(y, p->col + e + 4, px, py, &dxb, &dyb);
-		memcpy(&pa, p->val + e, sizeof(pa));
-		memcpy(&pb, p->val + e + 4, sizeof(pb));
+		gather_diffs(y, p->col + e, &px, &py, &dxa, &dya);
+		gather_diffs(y, p->col + e + 4, &px, &py, &dxb, &dyb);
+		p_vec(job, e, &pa, &pb);
 		ta = dxa * dxa + dya * dya;
 		tb = dxb * dxb + dyb * dyb;
 		ta = one + (unit ? ta : ta / dof);
@@ -574,7 +598,7 @@ INLINE void attraction_row_2d(const struct attr_job *job, int64_t i, bool unit, 
 	for (; e < end; e++) {
 		int64_t j = p->col[e];
 		double dx = yx - y[2 * j], dy = yy - y[2 * j + 1], rho2 = dx * dx + dy * dy;
-		double pq = p->val[e] / (1 + (unit ? rho2 : rho2 / job->dof));
+		double pq = p_at(job, e) / (1 + (unit ? rho2 : rho2 / job->dof));
 
 		rx += pq * dx;
 		ry += pq * dy;
@@ -608,7 +632,13 @@ static void attraction_chunk(void *ctx, int64_t lo, int64_t hi)
 int xf_tsne_attraction(const struct xf_csr *p, const double *y, int dim, double dof, double exaggeration,
 		       int threads, double *fattr, struct xf_err *err)
 {
-	struct attr_job job = { .p = p, .y = y, .dim = dim, .dof = dof, .exaggeration = exaggeration,
+	return xf_tsne_attraction_f32(p, NULL, y, dim, dof, exaggeration, threads, fattr, err);
+}
+
+int xf_tsne_attraction_f32(const struct xf_csr *p, const float *val, const double *y, int dim, double dof,
+			   double exaggeration, int threads, double *fattr, struct xf_err *err)
+{
+	struct attr_job job = { .p = p, .valf = val, .y = y, .dim = dim, .dof = dof, .exaggeration = exaggeration,
 				.fattr = fattr };
 
 	if (check_args(p->n, dim, dof, err) < 0)
@@ -675,8 +705,9 @@ struct kl_job {
  * sqrt(2)), and ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its series to s^23
  * (the next term is below 2^-60). glibc's log1p, one lane at a time, took most of the KL's time.
  */
-INLINE void log4(v4d t, v4d *out)
+INLINE void log4(const v4d *tp, v4d *out)
 {
+	const v4d t = *tp;
 	const v4d one = { 1, 1, 1, 1 }, half = one * 0.5, sqrt2 = one * 1.4142135623730951;
 	const v4d ln2_hi = one * 6.93147180369123816490e-01, ln2_lo = one * 1.90821492927058770002e-10;
 	v4i bits, mask, mbits, hbits;
@@ -717,9 +748,10 @@ INLINE void kl_rows_2d(const struct kl_job *job, int64_t lo, int64_t hi, double 
 			v4d dx, dy, pv, l;
 			v4i pos;
 
-			gather_diffs(job->y, p->col + e, px, py, &dx, &dy);
+			gather_diffs(job->y, p->col + e, &px, &py, &dx, &dy);
 			memcpy(&pv, p->val + e, sizeof(pv));
-			log4(one + (dx * dx + dy * dy), &l);
+			l = one + (dx * dx + dy * dy);
+			log4(&l, &l);
 			pos = pv > zero;
 			pv = (v4d)((v4i)pv & pos);   /* 0 ln 0 = 0; and no NaN from a negative p */
 			acc += pv * l;

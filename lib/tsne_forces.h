@@ -56,6 +56,15 @@ int xf_tsne_attraction(const struct xf_csr *p, const double *y, int dim, double 
 		       int threads, double *fattr, struct xf_err *err);
 
 /*
+ * The same with P's values val[0..nnz) as float instead of p->val (NULL: p->val), tsne.md
+ * section 9's float32 P: the loop streams P every iteration, and at large n memory
+ * bandwidth bounds it, so 8 bytes a nonzero instead of 12 are read. Results agree with the
+ * double version to float rounding of P (about 6e-8 relative).
+ */
+int xf_tsne_attraction_f32(const struct xf_csr *p, const float *val, const double *y, int dim, double dof,
+			   double exaggeration, int threads, double *fattr, struct xf_err *err);
+
+/*
  * KL(P || Q) with q_ij = w_ij / z, from z as the repulsion returned it and the same p as
  * xf_tsne_attraction (not scaled): sum_{nnz, p > 0} p ln(p / w) + (sum p) ln z, over the
  * nonzeros only, since P vanishes elsewhere. As FIt-SNE and openTSNE do during early

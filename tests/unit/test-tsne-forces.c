@@ -368,6 +368,22 @@ static void test_kl_threads(void)
 	for (int t = 0; t < 3; t++)
 		kl[t] = xf_tsne_kl_threads(&p, xf_tsne_plogp(&p), y, 2, 1.0, 1, z, t + 1);
 	ok(kl[1] == kl[0] && kl[2] == kl[0], "KL in two parts: 1, 2 and 3 threads give identical bits");
+	{
+		double *fa = malloc((size_t)(2 * n) * sizeof(double)), *ff[2];
+		float *v = malloc((size_t)(8 * n) * sizeof(float));
+
+		for (int64_t e = 0; e < 8 * n; e++)
+			v[e] = (float)p.val[e];
+		xf_tsne_attraction(&p, y, 2, 1.0, 1, 1, fa, &err);
+		for (int t = 0; t < 2; t++) {
+			ff[t] = malloc((size_t)(2 * n) * sizeof(double));
+			xf_tsne_attraction_f32(&p, v, y, 2, 1.0, 1, t + 1, ff[t], &err);
+		}
+		printf("# attraction with float P: relative difference %.2e\n", rel_err(ff[0], fa, 2 * n));
+		ok(rel_err(ff[0], fa, 2 * n) < 1e-6 && !memcmp(ff[0], ff[1], (size_t)(2 * n) * sizeof(double)),
+		   "attraction with float P: within 1e-6 of double, 1 and 2 threads identical");
+		free(fa), free(ff[0]), free(ff[1]), free(v);
+	}
 	printf("# KL in two parts %.17g, in one %.17g\n", kl[0], xf_tsne_kl(&p, y, 2, 1.0, 1, z));
 	ok(fabs(kl[0] - xf_tsne_kl(&p, y, 2, 1.0, 1, z)) <= 1e-12 * fabs(kl[0]), "KL in two parts = KL in one");
 	xf_csr_release(&p);
