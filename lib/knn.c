@@ -86,7 +86,7 @@ static void sort_heap(double *hd, int64_t *hi, int64_t k)
 /*
  * Offer row `self`'s distances to columns c0..c0+cols (g holds -2 a.b for each) to its heap.
  * Columns arrive in ascending order, so a candidate as far as the root enters only while
- * the root is still a placeholder (index INT64_MAX); `after` decides that case. The raw
+ * the root is still a sentinel (index INT64_MAX); `after` decides that case. The raw
  * value is never above the clipped one, so rejecting on it first is safe.
  */
 static void offer_row(const double *g, const double *norms, int64_t c0, int64_t cols, double ni, int64_t self,
@@ -240,7 +240,7 @@ int xf_knn_exact(const double *x, int64_t n, int64_t d, int64_t k, int threads, 
 	if (!(norms = row_norms(x, n, d, err)))
 		return -1;
 	job.norms = norms;
-	/* placeholders: farther than anything, so the first k real candidates replace them */
+	/* sentinels: farther than anything, so the first k real candidates replace them */
 	for (int64_t i = 0; i < n * k; i++) {
 		dist2[i] = INFINITY;
 		idx[i] = INT64_MAX;
