@@ -50,7 +50,7 @@ static const char help_tail[] =
 	"      --profile P       schedule: opentsne (default: rate N/12 then N, momentum 0.8),\n"
 	"                        fitsne (rate max(200, N/12), momentum 0.5 then 0.8), sklearn\n"
 	"                        (its rate and momenta, no step clipping or recentring)\n"
-	"      --repulsion M     auto (exact to 1000 points, Barnes-Hut below 10,000 or in 3-D,\n"
+	"      --repulsion M     auto (exact to 1000 points, Barnes-Hut below 20,000 or in 3-D,\n"
 	"                        else FFT interpolation), exact, bh or fft\n"
 	"      --knn M           neighbours: auto (exact to 25,000 points), exact, approx\n"
 	"      --init I          pca (default: the first components scaled to std 1e-4) or random\n"

@@ -25,7 +25,7 @@ struct xf_tsne_opts {
 	double exaggeration;           /* early exaggeration factor */
 	double learning_rate;          /* 0: the profile's automatic rate */
 	enum xf_tsne_profile profile;
-	enum xf_tsne_method method;    /* AUTO: exact to 1000 points, then BH below 10,000 or in 3-D, else FFT */
+	enum xf_tsne_method method;    /* AUTO: exact to 1000 points, then BH below 20,000 or in 3-D, else FFT */
 	int threads;                   /* 0: all cores */
 	/* called every 50 iterations and after the last with the KL divergence (NULL: none) */
 	void (*report)(void *ctx, int iter, double kl);
