@@ -57,13 +57,13 @@ int xf_file_write_atomic(const char *path, xf_file_emit_fn emit, void *ctx, stru
 
 	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && (real = realpath(path, NULL)))
 		path = real;
-	len = strlen(path) + sizeof(".tmp.XXXXXX");
+	len = strlen(path) + sizeof(XF_TEMP_SUFFIX);
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		rc = write_direct(path, emit, ctx, err);
 	else if (!(temp = malloc(len)))
 		rc = xf_err_nomem(err, len);
 	else {
-		snprintf(temp, len, "%s.tmp.XXXXXX", path);
+		snprintf(temp, len, "%s" XF_TEMP_SUFFIX, path);
 		rc = write_temp(temp, &created, emit, ctx, err);
 	}
 	if (rc < 0)

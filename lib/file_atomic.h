@@ -1,6 +1,6 @@
 /*
  * file_atomic: write a file that appears whole or not at all, for outputs a library function
- * produces itself (plots, image archives): through PATH.tmp.XXXXXX in the same directory,
+ * produces itself (plots, image archives): through PATH.tmp.<6 random characters> in the same directory,
  * synced and renamed over PATH once complete, as prog.c does for -o. A symbolic link is
  * followed (its target is replaced); a device such as /dev/null is written in place.
  */
@@ -10,6 +10,9 @@
 #include <stdio.h>
 
 #include "err.h"
+
+/* The temporary's suffix: mkstemp(3) replaces the six X's of its template by random characters. */
+#define XF_TEMP_SUFFIX ".tmp." "XXXXXX"
 
 /* Writes the content to fp; returns 0 or -1 with err. */
 typedef int (*xf_file_emit_fn)(FILE *fp, void *ctx, struct xf_err *err);

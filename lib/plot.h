@@ -45,7 +45,7 @@ uint32_t xf_plot_colour(int64_t k);
  * and shown in the footer. The legend lists at most 40 entries (the first 39 classes and
  * "...and N more" when c > 40), wrapped into columns, with names shortened to fit.
  *
- * The file is written to a temporary PATH.tmp.XXXXXX in the same directory and renamed
+ * The file is written to a temporary PATH.tmp.<6 random characters> in the same directory and renamed
  * over path once complete, so a failed call leaves no partial file (a process killed in
  * the middle may leave the temporary).
  *

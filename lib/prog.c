@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file_atomic.h"
 #include "prog.h"
 
 static const char *prog_name = "xfer";
@@ -235,7 +236,7 @@ static int open_output_file(struct prog_output *o, const char *path)
 		o->direct = true;
 		return fd;
 	}
-	if (snprintf(temp_path, sizeof(temp_path), "%s.tmp.XXXXXX", path) >= (int)sizeof(temp_path))
+	if (snprintf(temp_path, sizeof(temp_path), "%s" XF_TEMP_SUFFIX, path) >= (int)sizeof(temp_path))
 		die("output name too long: '%s'", path);
 	fd = mkstemp(temp_path);
 	if (fd < 0)
