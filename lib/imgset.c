@@ -38,6 +38,7 @@ struct xf_imgset {
 	char **classes;              /* sorted, unique class names; owned */
 	int n_classes;
 	int64_t n_skipped;           /* regular files not taken as images */
+	int64_t n_corrupt;           /* images skipped as corrupt (opts.on_corrupt) */
 	int64_t next;                /* index of the entry xf_imgset_next returns next */
 	struct archive *ar;          /* the second pass over an archive, while it runs */
 	uint8_t *buf;                /* bytes of the current file, reused */
@@ -515,14 +516,16 @@ static int check_shape(struct xf_imgset *s, const char *id, const struct xf_tens
 }
 
 /* Decodes s->buf[0..len), resizes it if asked, and holds it to the first image's shape. */
-static int decode_fit(struct xf_imgset *s, const char *id, size_t len, struct xf_tensor *image,
+static int decode_fit(struct xf_imgset *s, const char *id, size_t len, struct xf_tensor *image, bool *corrupt,
 		      struct xf_err *err)
 {
 	const struct xf_imgset_opts *o = &s->opts;
 	struct xf_tensor img, small;
 
-	if (xf_image_decode(s->buf, len, id, o->gray, &img, err) < 0)
+	if (xf_image_decode(s->buf, len, id, o->gray, &img, err) < 0) {
+		*corrupt = err->code == XF_E_FORMAT;
 		return -1;
+	}
 	if (o->height && (img.shape[0] != o->height || img.shape[1] != o->width)) {
 		int rc = xf_image_resize(&img, o->height, o->width, &small, err);
 		xf_tensor_release(&img);
@@ -609,27 +612,117 @@ int64_t xf_imgset_n_skipped(const struct xf_imgset *s)
 	return s->n_skipped;
 }
 
+int64_t xf_imgset_n_corrupt(const struct xf_imgset *s)
+{
+	return s->n_corrupt;
+}
+
+void xf_image_to_chw(const struct xf_tensor *hwc, uint8_t *chw)
+{
+	int64_t hgt = hwc->shape[0], wid = hwc->shape[1], ch = hwc->shape[2];
+	const uint8_t *p = hwc->data;
+
+	for (int64_t c = 0; c < ch; c++)
+		for (int64_t i = 0; i < hgt * wid; i++)
+			chw[c * hgt * wid + i] = p[i * ch + c];
+}
+
+int xf_imgset_declare(const struct xf_imgset *s, struct xf_header *h, struct xf_err *err)
+{
+	int64_t chw[3] = { s->shape[2], s->shape[0], s->shape[1] };
+	char **names = calloc((size_t)s->n_classes + 1, sizeof(*names));
+	int rc;
+
+	if (!names)
+		return xf_err_nomem(err, 0);
+	for (int i = 0; i < s->n_classes; i++)
+		names[i] = s->classes[i];
+	rc = xf_header_add_field(h, "x", XF_DTYPE_U8, 3, chw, err);
+	rc = rc ? rc : xf_header_add_field(h, "y", XF_DTYPE_I64, 0, NULL, err);
+	rc = rc ? rc : xf_header_add_field(h, "id", XF_DTYPE_STR, 0, NULL, err);
+	rc = rc ? rc : xf_header_set_classes(h, s->n_classes, names, err);
+	free(names);
+	return rc;
+}
+
 int xf_imgset_next(struct xf_imgset *s, struct xf_tensor *image, int64_t *label, const char **id,
 		   struct xf_err *err)
 {
 	const struct entry *e;
 	size_t len = 0;
+	bool corrupt = false;
 	int rc;
 
 	xf_tensor_init(image);
-	if (s->next >= s->n_entries) {
-		archive_read_free(s->ar);   /* NULL is fine */
-		s->ar = NULL;
-		return 0;
-	}
-	e = &s->entries[s->next];
-	rc = s->is_dir ? read_dir_file(s, e->id, &len, err) : read_archive_file(s, e->id, &len, err);
-	if (rc < 0 || decode_fit(s, e->id, len, image, err) < 0)
-		return -1;
+	do {
+		if (s->next >= s->n_entries) {
+			archive_read_free(s->ar);   /* NULL is fine */
+			s->ar = NULL;
+			return 0;
+		}
+		e = &s->entries[s->next];
+		rc = s->is_dir ? read_dir_file(s, e->id, &len, err) : read_archive_file(s, e->id, &len, err);
+		if (rc == 0 && (rc = decode_fit(s, e->id, len, image, &corrupt, err)) < 0 && corrupt && s->opts.on_corrupt) {
+			s->opts.on_corrupt(s->opts.ctx, err->msg);
+			s->n_corrupt++, s->next++;
+			continue;
+		}
+		if (rc < 0)
+			return -1;
+	} while (rc < 0);
 	*label = e->label;
 	*id = e->id;
 	s->next++;
 	return 1;
+}
+
+/* The images of [first, first + n) in cols, as xf_imgset_read_rows returns them. */
+static int make_columns(const struct xf_tensor *images, const int64_t *labels, char **ids, int64_t n,
+			struct xf_tensor cols[3], struct xf_err *err)
+{
+	int64_t shape[4] = { n, images[0].shape[2], images[0].shape[0], images[0].shape[1] }, plane = shape[1] * shape[2] * shape[3];
+	size_t text = 0;
+	char *p;
+	int rc;
+
+	for (int64_t i = 0; i < n; i++)
+		text += strlen(ids[i]) + 1;
+	rc = xf_tensor_alloc_uninit(&cols[0], XF_DTYPE_U8, 4, shape, err);
+	rc = rc ? rc : xf_tensor_alloc(&cols[1], XF_DTYPE_I64, 1, shape, err);
+	rc = rc ? rc : xf_tensor_alloc_str(&cols[2], n, text, &p, err);
+	for (int64_t i = 0; rc == 0 && i < n; i++) {
+		xf_image_to_chw(&images[i], (uint8_t *)cols[0].data + i * plane);
+		((int64_t *)cols[1].data)[i] = labels[i];
+		((char **)cols[2].data)[i] = strcpy(p, ids[i]);
+		p += strlen(ids[i]) + 1;
+	}
+	return rc;
+}
+
+int64_t xf_imgset_read_rows(struct xf_imgset *s, int64_t max, struct xf_tensor cols[3], struct xf_err *err)
+{
+	struct xf_tensor *images = calloc((size_t)max, sizeof(*images));
+	int64_t *labels = calloc((size_t)max, sizeof(*labels)), n = 0;
+	char **ids = calloc((size_t)max, sizeof(*ids));
+	const char *id;
+	int got = 1;
+
+	for (int k = 0; k < 3; k++)
+		xf_tensor_init(&cols[k]);
+	if (!images || !labels || !ids)
+		got = xf_err_nomem(err, 0);
+	while (got > 0 && n < max && (got = xf_imgset_next(s, &images[n], &labels[n], &id, err)) > 0)
+		if (!(ids[n++] = strdup(id)))
+			got = xf_err_nomem(err, 0);
+	if (got >= 0 && n > 0 && make_columns(images, labels, ids, n, cols, err) < 0)
+		got = -1;
+	for (int64_t i = 0; i < n; i++)
+		xf_tensor_release(&images[i]), free(ids[i]);
+	free(images), free(labels), free(ids);
+	if (got < 0)
+		for (int k = 0; k < 3; k++)
+			xf_tensor_release(&cols[k]);
+	return got < 0 ? -1 : n;
 }
 
 void xf_imgset_close(struct xf_imgset *s)

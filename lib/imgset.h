@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "header.h"
 #include "tensor.h"
 
 /* Largest file or archive entry read, in bytes; refused before it is read. */
@@ -42,9 +43,12 @@ struct xf_imgset;   /* opaque */
 struct xf_imgset_opts {
 	bool gray;                /* decode to [H, W, 1] luma instead of [H, W, 3] RGB */
 	int64_t height, width;    /* resize every image to this; 0, 0 = keep their size */
+	/* Images that do not decode: an error (NULL), or skipped after this is told why. */
+	void (*on_corrupt)(void *ctx, const char *why);
+	void *ctx;
 };
 
-#define XF_IMGSET_OPTS_INIT { false, 0, 0 }
+#define XF_IMGSET_OPTS_INIT { false, 0, 0, NULL, NULL }
 
 /*
  * Open the dataset at path (a directory, or an archive file; not "-": the archive is
@@ -82,6 +86,9 @@ int64_t xf_imgset_n_skipped(const struct xf_imgset *s);
  * file's bytes plus one decoded image; an entry's bytes are read incrementally, so a
  * size field that lies cannot make us allocate more than the data actually present.
  *
+ * An image that does not decode (xf_image_decode fails) is an error, or, when
+ * opts->on_corrupt is set, passed to it with the message and skipped.
+ *
  * Every image is resized to opts->height x opts->width when those are set (only if its
  * size differs), and must then have the same [H, W, C] as the first image.
  *
@@ -94,6 +101,26 @@ int64_t xf_imgset_n_skipped(const struct xf_imgset *s);
  */
 int xf_imgset_next(struct xf_imgset *s, struct xf_tensor *image, int64_t *label, const char **id,
 		   struct xf_err *err);
+
+/* Images skipped as corrupt so far (opts->on_corrupt). */
+int64_t xf_imgset_n_corrupt(const struct xf_imgset *s);
+
+/*
+ * Declare the fields of an image dataset in h, as xfer-pack writes them: "x" uint8
+ * [C, H, W] (the first image's shape: call after it was decoded), "y" int64 labels, "id"
+ * strings, and meta.classes with the class names.
+ */
+int xf_imgset_declare(const struct xf_imgset *s, struct xf_header *h, struct xf_err *err);
+
+/*
+ * Decode up to max images (xf_imgset_next) into new columns laid out as xf_imgset_declare
+ * says: cols[0] x [n, C, H, W], cols[1] y [n], cols[2] id [n], owned by the caller. Returns
+ * n (0 at the end, with the columns left empty) or -1 with err as xf_imgset_next.
+ */
+int64_t xf_imgset_read_rows(struct xf_imgset *s, int64_t max, struct xf_tensor cols[3], struct xf_err *err);
+
+/* An [H, W, C] uint8 image into C planes of H x W (PyTorch's layout, which models use). */
+void xf_image_to_chw(const struct xf_tensor *hwc, uint8_t *chw);
 
 /* Free everything; NULL is fine. */
 void xf_imgset_close(struct xf_imgset *s);

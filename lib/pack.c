@@ -218,37 +218,6 @@ int xf_pack_safetensors(const char *path, const char *arch_path, struct xf_heade
 	return rc;
 }
 
-/* HWC image -> CHW (PyTorch's layout, which the model graph uses). */
-static void to_chw(const struct xf_tensor *hwc, uint8_t *chw)
-{
-	int64_t hgt = hwc->shape[0], wid = hwc->shape[1], ch = hwc->shape[2];
-	const uint8_t *p = hwc->data;
-
-	for (int64_t c = 0; c < ch; c++)
-		for (int64_t i = 0; i < hgt * wid; i++)
-			chw[c * hgt * wid + i] = p[i * ch + c];
-}
-
-static int declare_images(struct xf_imgset *s, const struct xf_tensor *first, struct xf_header *h,
-			  struct xf_err *err)
-{
-	int64_t chw[3] = { first->shape[2], first->shape[0], first->shape[1] };
-	int n = xf_imgset_n_classes(s);
-	char **names = calloc(n + 1, sizeof(*names));
-	int rc;
-
-	if (!names)
-		return xf_err_nomem(err, 0);
-	for (int i = 0; i < n; i++)
-		names[i] = (char *)xf_imgset_class(s, i);
-	rc = xf_header_add_field(h, "x", XF_DTYPE_U8, 3, chw, err);
-	rc = rc ? rc : xf_header_add_field(h, "y", XF_DTYPE_I64, 0, NULL, err);
-	rc = rc ? rc : xf_header_add_field(h, "id", XF_DTYPE_STR, 0, NULL, err);
-	rc = rc ? rc : xf_header_set_classes(h, n, names, err);
-	free(names);
-	return rc;
-}
-
 static int write_image(struct xf_writer *w, const struct xf_tensor *img, int64_t label, const char *id,
 		       struct xf_err *err)
 {
@@ -260,7 +229,7 @@ static int write_image(struct xf_writer *w, const struct xf_tensor *img, int64_t
 	rc = rc ? rc : xf_tensor_alloc(&cols[1], XF_DTYPE_I64, 1, &one, err);
 	rc = rc ? rc : xf_tensor_alloc_str(&cols[2], 1, strlen(id) + 1, &text, err);
 	if (rc == 0) {
-		to_chw(img, cols[0].data);
+		xf_image_to_chw(img, cols[0].data);
 		*(int64_t *)cols[1].data = label;
 		((char **)cols[2].data)[0] = strcpy(text, id);
 		rc = xf_writer_rows(w, 1, cols, err);
@@ -284,7 +253,7 @@ int xf_pack_images(const char *path, const struct xf_imgset_opts *o, struct xf_h
 	got = xf_imgset_next(s, &img, &label, &id, err);
 	rc = got < 0 ? -1 : 0;
 	if (got > 0) {
-		rc = declare_images(s, &img, h, err);
+		rc = xf_imgset_declare(s, h, err);
 		rc = rc ? rc : xf_writer_begin(w, h, err);
 	}
 	while (got > 0 && rc == 0) {
