@@ -49,7 +49,8 @@ static int check_norm(const struct xf_prep *p, int64_t channels, const struct xf
 static void hint(const struct xf_prep *p, const struct xf_graph_input *in, char *buf, size_t size)
 {
 	int rgb = p->src_c == 1 && in->shape[0] == 3, gray = p->src_c == 3 && in->shape[0] == 1;
-	int resize = p->src_h != in->shape[1] || p->src_w != in->shape[2];
+	int64_t h = p->height ? p->height : p->src_h, w = p->height ? p->width : p->src_w;
+	int resize = h != in->shape[1] || w != in->shape[2];
 
 	snprintf(buf, size, " (use %s%s%s%.0lld%s%.0lld)", rgb ? "--rgb" : gray ? "--gray" : "",
 		 (rgb || gray) && resize ? " and " : "", resize ? "--size " : "", resize ? (long long)in->shape[1] : 0,
@@ -72,8 +73,6 @@ static int bind_image(struct xf_prep *p, const struct xf_field *f, const struct 
 		      (p->src_c == 3 && c == 1 && p->color == XF_COLOR_GRAY);
 	if (!channels_ok || h != in->shape[1] || w != in->shape[2]) {
 		hint(p, in, why, sizeof(why));
-		if (p->height && channels_ok)
-			snprintf(why, sizeof(why), " (--size is %dx%d)", p->height, p->width);
 		return xf_err_set(err, XF_E_FORMAT, "input '%s' is %s; field '%s' rows are %s%s", in->name,
 				  xf_shape_str(in->ndim, in->shape, shape[0], sizeof(shape[0])), f->name,
 				  xf_shape_str(f->ndim, f->shape, shape[1], sizeof(shape[1])), why);
