@@ -1,0 +1,229 @@
+/* train_linear: softmax regression and ridge heads; see train_linear.h. */
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "linalg.h"
+#include "nn_linear.h"
+#include "parallel.h"
+#include "train_linear.h"
+
+#define SOFTMAX_BLOCK 256   /* rows per block: its slice of x stays in L2 between the two products */
+
+/*
+ * The data in float32, read in blocks: per block, logits Z = X W^T + b and the gradient's part
+ * R^T X by two SGEMMs on the same cached rows, the losses in double. Each block's part is kept
+ * and the parts summed in block order, so the result does not depend on the thread count.
+ */
+struct softmax_problem {
+	const float *x;
+	const int64_t *y;
+	int64_t n, d;
+	int c;
+	const struct xf_softmax_opts *o;
+	int threads;
+	int64_t n_blocks;
+	float *wf;          /* W as float, c x d */
+	double *parts;      /* per block: loss, then c d weight gradient, then c bias gradient */
+	float *scratch;     /* per block: its logits and residuals (SOFTMAX_BLOCK x c), its c x d product */
+};
+
+/* Row i's logits into probabilities in place; returns its cross-entropy for label y. */
+static double softmax_row(double *z, int c, int64_t y)
+{
+	double top = z[0], sum = 0, lse, loss;
+
+	for (int k = 1; k < c; k++)
+		top = z[k] > top ? z[k] : top;
+	for (int k = 0; k < c; k++)
+		sum += exp(z[k] - top);
+	lse = top + log(sum);
+	loss = lse - z[y];
+	for (int k = 0; k < c; k++)
+		z[k] = exp(z[k] - lse);
+	return loss;
+}
+
+static int64_t part_size(const struct softmax_problem *p)
+{
+	return 1 + (int64_t)p->c * p->d + p->c;
+}
+
+static void softmax_block(struct softmax_problem *p, int64_t blk, const double *bias)
+{
+	int64_t r0 = blk * SOFTMAX_BLOCK, rows = p->n - r0 < SOFTMAX_BLOCK ? p->n - r0 : SOFTMAX_BLOCK;
+	int64_t cd = (int64_t)p->c * p->d;
+	float *z = p->scratch + blk * (SOFTMAX_BLOCK * p->c + cd), *g = z + SOFTMAX_BLOCK * p->c;
+	double *part = p->parts + blk * part_size(p), zi[XF_SOFTMAX_MAX_CLASSES];
+
+	for (int64_t i = 0; i < rows; i++)
+		for (int k = 0; k < p->c; k++)
+			z[i * p->c + k] = (float)bias[k];
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, p->c, (int)p->d, 1.0f, p->x + r0 * p->d,
+		    (int)p->d, p->wf, (int)p->d, 1.0f, z, p->c);
+	memset(part, 0, (size_t)part_size(p) * sizeof(double));
+	for (int64_t i = 0; i < rows; i++) {
+		int64_t y = p->y[r0 + i];
+		double s = p->o->class_weight ? p->o->class_weight[y] : 1;
+
+		for (int k = 0; k < p->c; k++)
+			zi[k] = z[i * p->c + k];
+		part[0] += s * softmax_row(zi, p->c, y);
+		zi[y] -= 1;
+		for (int k = 0; k < p->c; k++) {
+			part[1 + cd + k] += s * zi[k];
+			z[i * p->c + k] = (float)(s * zi[k]);
+		}
+	}
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->c, (int)p->d, (int)rows, 1.0f, z, p->c,
+		    p->x + r0 * p->d, (int)p->d, 0.0f, g, (int)p->d);
+	for (int64_t j = 0; j < cd; j++)
+		part[1 + j] = g[j];
+}
+
+struct block_job {
+	struct softmax_problem *p;
+	const double *bias;
+};
+
+static void block_chunk(void *ctx, int64_t begin, int64_t end)
+{
+	struct block_job *job = ctx;
+
+	for (int64_t blk = begin; blk < end; blk++)
+		softmax_block(job->p, blk, job->bias);
+}
+
+/* The objective at theta = [W (c x d), b (c)], and its gradient. */
+static double softmax_objective(void *ctx, const double *theta, double *grad)
+{
+	struct softmax_problem *p = ctx;
+	int64_t cd = (int64_t)p->c * p->d, size = part_size(p);
+	const double *w = theta;
+	struct block_job job = { p, theta + cd };
+	double loss = 0, penalty = 0;
+	int blas = xf_nn_blas_threads(1);
+
+	for (int64_t j = 0; j < cd; j++)
+		p->wf[j] = (float)w[j];
+	xf_parallel_for(p->n_blocks, p->threads, 1, block_chunk, &job);
+	xf_linalg_set_threads(blas);
+	for (int64_t j = 0; j < cd; j++) {
+		grad[j] = p->o->l2 * w[j];
+		penalty += w[j] * w[j];
+	}
+	memset(grad + cd, 0, (size_t)p->c * sizeof(double));
+	for (int64_t blk = 0; blk < p->n_blocks; blk++) {
+		const double *part = p->parts + blk * size;
+
+		loss += part[0];
+		for (int64_t j = 0; j < cd + p->c; j++)
+			grad[j] += part[1 + j] / (double)p->n;
+	}
+	return loss / (double)p->n + 0.5 * p->o->l2 * penalty;
+}
+
+int xf_softmax_fit(const float *x, const int64_t *y, int64_t n, int64_t d, int c, const struct xf_softmax_opts *o,
+		   double *w, double *b, struct xf_lbfgs_result *res, struct xf_err *err)
+{
+	int64_t cd = (int64_t)c * d, size = cd + c, n_blocks = (n + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK;
+	struct softmax_problem p = { x, y, n, d, c, o, o->threads, n_blocks, malloc((size_t)cd * sizeof(float) + 1),
+				     malloc((size_t)(n_blocks * (1 + size)) * sizeof(double) + 1),
+				     malloc((size_t)(n_blocks * (SOFTMAX_BLOCK * c + cd)) * sizeof(float) + 1) };
+	double *theta = calloc((size_t)size, sizeof(double));
+	int rc;
+
+	if (c > XF_SOFTMAX_MAX_CLASSES || d > INT_MAX || c < 2)
+		rc = xf_err_set(err, XF_E_LIMIT, "softmax: %d classes and %lld features (2 to %d classes, features below 2^31)",
+				c, (long long)d, XF_SOFTMAX_MAX_CLASSES);
+	else if (!p.wf || !p.parts || !p.scratch || !theta)
+		rc = xf_err_nomem(err, 0);
+	else
+		rc = xf_lbfgs(size, theta, softmax_objective, &p, &o->lbfgs, res, err);
+	if (rc == 0) {
+		memcpy(w, theta, (size_t)cd * sizeof(double));
+		memcpy(b, theta + cd, (size_t)c * sizeof(double));
+	}
+	free(p.wf), free(p.parts), free(p.scratch), free(theta);
+	return rc;
+}
+
+/* [x 1] as a new n x (d + 1) matrix. */
+static double *with_ones(const double *x, int64_t n, int64_t d)
+{
+	double *a = malloc((size_t)(n * (d + 1)) * sizeof(double) + 1);
+
+	for (int64_t i = 0; a && i < n; i++) {
+		memcpy(a + i * (d + 1), x + i * d, (size_t)d * sizeof(double));
+		a[i * (d + 1) + d] = 1;
+	}
+	return a;
+}
+
+/* Solve (K + lambda I) X = B by Cholesky, K symmetric m x m (destroyed), B m x c (overwritten). */
+static int solve_regularised(double *k, int64_t m, double lambda, double *rhs, int c, struct xf_err *err)
+{
+	for (int64_t i = 0; i < m; i++)
+		k[i * m + i] += lambda;
+	if (xf_linalg_cholesky(k, m, err) < 0)
+		return xf_err_set(err, XF_E_FORMAT, "the ridge system is singular (raise --l2)");
+	return xf_linalg_cholesky_solve(k, m, rhs, c, err);
+}
+
+int xf_ridge_fit(const double *x, const int64_t *y, int64_t n, int64_t d, int c, double lambda, double *w, double *b,
+		 double *lambda_used, struct xf_err *err)
+{
+	int64_t e = d + 1, m = n < e ? n : e;
+	double *a = with_ones(x, n, d), *k = malloc((size_t)(m * m) * sizeof(double) + 1);
+	double *rhs = calloc((size_t)(m * c) + 1, sizeof(double)), *wt = calloc((size_t)(e * c) + 1, sizeof(double));
+	double trace = 0;
+	int rc = a && k && rhs && wt ? 0 : xf_err_nomem(err, 0);
+
+	for (int64_t i = 0; rc == 0 && i < n * e; i++)
+		trace += a[i] * a[i];
+	*lambda_used = lambda = lambda < 0 ? 1e-6 * trace : lambda;
+	if (rc == 0 && n < e) { /* dual: (A A^T + lambda I) alpha = Y, W~ = A^T alpha */
+		rc = xf_linalg_gemm(false, true, n, n, e, 1, a, e, a, e, 0, k, n, err);
+		for (int64_t i = 0; rc == 0 && i < n; i++)
+			rhs[i * c + y[i]] = 1;
+		rc = rc ? rc : solve_regularised(k, n, lambda, rhs, c, err);
+		rc = rc ? rc : xf_linalg_gemm(true, false, e, c, n, 1, a, e, rhs, c, 0, wt, c, err);
+	} else if (rc == 0) { /* primal: (A^T A + lambda I) W~ = A^T Y */
+		rc = xf_linalg_gram(n, e, 1, a, e, 0, k, err);
+		for (int64_t i = 0; rc == 0 && i < n; i++)
+			for (int64_t j = 0; j < e; j++)
+				wt[j * c + y[i]] += a[i * e + j];
+		rc = rc ? rc : solve_regularised(k, e, lambda, wt, c, err);
+	}
+	for (int kk = 0; rc == 0 && kk < c; kk++) {
+		for (int64_t j = 0; j < d; j++)
+			w[kk * d + j] = wt[j * c + kk];
+		b[kk] = wt[d * c + kk];
+	}
+	free(a), free(k), free(rhs), free(wt);
+	return rc;
+}
+
+double xf_head_accuracy(const double *x, const int64_t *y, int64_t n, int64_t d, int c, const double *w,
+			const double *b)
+{
+	int64_t right = 0;
+
+	for (int64_t i = 0; i < n; i++) {
+		int best = 0;
+		double top = -INFINITY;
+
+		for (int k = 0; k < c; k++) {
+			double z = b[k];
+
+			for (int64_t j = 0; j < d; j++)
+				z += w[k * d + j] * x[i * d + j];
+			if (z > top)
+				top = z, best = k;
+		}
+		right += best == y[i];
+	}
+	return n ? (double)right / (double)n : 0;
+}
