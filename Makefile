@@ -26,7 +26,7 @@ CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=a
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DXF_VERSION='"$(VERSION)"' -Ilib $(WARN) $(CFLAGS) \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fno-math-errno -DXF_VERSION='"$(VERSION)"' -Ilib $(WARN) $(CFLAGS) \
              $(MSGPACK_CFLAGS) $(BLAS_CFLAGS) $(DEP_CFLAGS) -MMD -MP
 ALL_LIBS   = $(MSGPACK_LIBS) $(DEP_LIBS) $(BLAS_LIBS) -lpthread -lm $(LDLIBS)
 

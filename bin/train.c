@@ -1,117 +1,252 @@
 /*
  * xfer-train: fit a model on a samples stream and write it as a model stream that xfer-embed
- * runs. Linear heads for now: softmax regression (L-BFGS) and ridge regression on one-hot
- * targets (closed form). See xfer-train(1).
+ * runs: linear heads (softmax regression by L-BFGS, closed-form ridge), MLPs, networks from an
+ * architecture file, or further training of a model (--init). See xfer-train(1).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "head_model.h"
+#include "arch.h"
 #include "linalg.h"
+#include "mlp.h"
 #include "prog.h"
-#include "samples.h"
+#include "train_data.h"
 #include "train_linear.h"
 
 static const char synopsis[] =
-	"usage: xfer-train [--model softmax|ridge] [--l2 L] [--field NAME] [--labels NAME]\n"
-	"                  [--class-weight none|balanced] [--max-iter N] [--tol T] [--valid FILE]\n"
-	"                  [-o FILE] [-j N] [FILE]\n";
+	"usage: xfer-train [--model softmax|ridge|mlp|ARCH.json] [--init MODEL] [--field NAME]\n"
+	"                  [--labels NAME] [--valid FILE | --valid-split F] [--class-weight none|balanced]\n"
+	"                  [--l2 L] [--max-iter N] [--tol T]\n"
+	"                  [--hidden N,...] [--activation relu|gelu] [--dropout P]\n"
+	"                  [--epochs N] [--batch N] [--optimizer sgd|adamw] [--lr R] [--momentum M]\n"
+	"                  [--nesterov] [--weight-decay W] [--warmup E] [--schedule cosine|constant]\n"
+	"                  [--label-smoothing S] [--patience N] [--teacher FIELD[:W]]... [--temperature T]\n"
+	"                  [--alpha A] [--seed S] [-o FILE] [-j N] [FILE]\n";
 
 static const char help_tail[] =
 	"\n"
-	"Fit a classifier on the feature field's rows (uint8 fields scaled by 1/255, as xfer-embed\n"
-	"does) and their labels, and write it as a model stream: a linear node \"fc\" whose output\n"
-	"is the logits (xfer-embed -m MODEL --probs gives the probabilities).\n"
+	"Fit a classifier on the feature field's rows (uint8 scaled by 1/255, as xfer-embed does)\n"
+	"and their labels 0..C-1, and write it as a model stream whose first output is the logits\n"
+	"(xfer-embed -m MODEL --probs gives the probabilities).\n"
 	"\n"
-	"Options:\n"
-	"      --model M         softmax (default): multinomial logistic regression with an L2\n"
-	"                        penalty, by L-BFGS; ridge: least squares on one-hot targets with an\n"
-	"                        L2 penalty, in closed form (the N x N or D x D system, the smaller)\n"
-	"      --l2 L            the penalty: softmax, (L/2)||W||^2 added to the mean cross-entropy\n"
-	"                        (default 1/N: scikit-learn's LogisticRegression with C = 1; in\n"
-	"                        general C = 1/(L N)); ridge, L ||W||^2 with the bias (default\n"
-	"                        1e-6 times the trace of the Gram matrix of [x 1], as KRR-ST)\n"
-	"      --field NAME      the features (default x), any numeric dtype and shape\n"
-	"      --labels NAME     the labels (default y): integers 0 to C-1\n"
-	"      --class-weight W  none (default) or balanced: each class's rows weighted by\n"
-	"                        N / (C count), as scikit-learn's class_weight='balanced' (softmax)\n"
+	"Models:\n"
+	"      --model softmax   multinomial logistic regression with an L2 penalty, by L-BFGS (default)\n"
+	"      --model ridge     least squares on one-hot targets, closed form (N x N or D x D system)\n"
+	"      --model mlp       a multilayer perceptron (--hidden, --activation, --dropout)\n"
+	"      --model ARCH.json a network from an architecture file: {\"graph\": ..., \"tensors\":\n"
+	"                        {NAME: SHAPE}} (the model graph of the stream format), initialised\n"
+	"                        as PyTorch initialises the same modules\n"
+	"      --init MODEL      train this model further (e.g. from pipelines/torch-export.py)\n"
+	"Linear heads:\n"
+	"      --l2 L            softmax: (L/2)||W||^2 added to the mean cross-entropy (default 1/N,\n"
+	"                        scikit-learn's C = 1; C = 1/(L N)); ridge: L ||W||^2 with the bias\n"
+	"                        (default 1e-6 times the trace of the Gram matrix of [x 1], KRR-ST's)\n"
 	"      --max-iter N      L-BFGS iterations at most (default 1000)\n"
 	"      --tol T           stop when no gradient entry exceeds T (default 1e-5)\n"
-	"      --valid FILE      also report the accuracy on this labelled stream\n"
+	"Networks (mini-batch training; PyTorch's update rules):\n"
+	"      --hidden N,...    hidden layer widths of the MLP (default 256)\n"
+	"      --activation A    relu (default) or gelu\n"
+	"      --dropout P       dropout after every activation while training (default 0)\n"
+	"      --epochs N        passes over the data (default 10)\n"
+	"      --batch N         rows per step (default 64)\n"
+	"      --optimizer O     adamw (default) or sgd (with momentum)\n"
+	"      --lr R            learning rate (default 1e-3 for adamw, 0.05 for sgd)\n"
+	"      --momentum M      sgd momentum (default 0.9); --nesterov for Nesterov's form\n"
+	"      --weight-decay W  on linear and conv weights (default 0.01 for adamw, 0 for sgd)\n"
+	"      --warmup E        linear warm-up over the first E epochs (default 0)\n"
+	"      --schedule S      cosine (default: annealed to 0 at the end) or constant\n"
+	"      --label-smoothing S  cross-entropy against (1-S) one-hot + S uniform (default 0)\n"
+	"      --patience N      stop after N epochs without a better validation accuracy and keep\n"
+	"                        the best epoch's weights (default 0: all epochs, best kept)\n"
+	"      --teacher F[:W]   distil from probability field F of the input (repeatable; weights W,\n"
+	"                        default 1, normalised): their weighted mean is the soft target\n"
+	"      --temperature T   distillation temperature (default 4)\n"
+	"      --alpha A         weight of the hard labels against the soft targets (default 0.5)\n"
+	"      --seed S          initialisation, shuffling, dropout, validation split (default 0)\n"
+	"Common:\n"
+	"      --field NAME      the features (default x); --labels NAME: the labels (default y)\n"
+	"      --valid FILE      labelled validation rows, reported (and used by --patience)\n"
+	"      --valid-split F   hold out a random fraction F of the rows for validation instead\n"
+	"      --class-weight W  none (default) or balanced: rows weighted by N / (C n_class)\n"
 	"  -o, --output FILE     write FILE (through a temporary, renamed on success)\n"
-	"  -j, --threads N       threads for BLAS (default: all cores)\n"
-	"  -q, -v                no summary line; the objective every iteration;  -h, -V\n"
+	"  -j, --threads N       threads (default: all cores)\n"
+	"  -q, -v                no summary or training log; more detail;  -h, -V\n"
 	"\n"
 	"Examples:\n"
 	"  xfer-train train.xs -o head.xs && xfer-embed -m head.xs --probs test.xs -o pred.xs\n"
 	"  xfer-train --model ridge --field x.fc1 features.xs -o ridge.xs\n"
-	"  xfer-train --l2 1e-3 --class-weight balanced --valid valid.xs -v feats.xs -o head.xs\n";
+	"  xfer-train --model mlp --hidden 512,256 --epochs 20 --valid-split 0.1 digits.xs -o mlp.xs\n"
+	"  xfer-train --model lenet.json --optimizer sgd --lr 0.05 --epochs 5 digits.xs -o lenet.xs\n"
+	"  xfer-train --model mlp --teacher probs.a --teacher probs.b:2 feats.xs -o student.xs\n";
 
-enum { OPT_MODEL = PROG_OPT_FIRST_FREE, OPT_L2, OPT_FIELD, OPT_LABELS, OPT_CLASS_WEIGHT, OPT_MAX_ITER, OPT_TOL,
-       OPT_VALID };
+enum { OPT_MODEL = PROG_OPT_FIRST_FREE, OPT_INIT, OPT_FIELD, OPT_LABELS, OPT_VALID, OPT_VALID_SPLIT, OPT_CLASS_WEIGHT,
+       OPT_L2, OPT_MAX_ITER, OPT_TOL, OPT_HIDDEN, OPT_ACTIVATION, OPT_DROPOUT, OPT_EPOCHS, OPT_BATCH, OPT_OPTIMIZER,
+       OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_WEIGHT_DECAY, OPT_WARMUP, OPT_SCHEDULE, OPT_LABEL_SMOOTHING,
+       OPT_PATIENCE, OPT_TEACHER, OPT_TEMPERATURE, OPT_ALPHA, OPT_SEED };
 
-enum head_kind { HEAD_SOFTMAX, HEAD_RIDGE };
+enum model_kind { MODEL_SOFTMAX, MODEL_RIDGE, MODEL_MLP, MODEL_ARCH };
 
 struct train_opts {
 	struct prog_common common;
-	enum head_kind kind;
-	double l2;                /* < 0: the default */
-	const char *field, *labels, *valid, *input;
+	enum model_kind kind;
+	const char *arch, *init, *field, *labels, *valid, *input;
+	double valid_split;
 	bool balanced;
+	double l2;                    /* < 0: the default */
 	struct xf_lbfgs_opts lbfgs;
+	int64_t hidden[XF_MLP_MAX_LAYERS];
+	int n_hidden;
+	bool gelu;
+	struct xf_fit_opts fit;       /* lr < 0 and weight decay < 0: the optimiser's default */
+	struct xf_teachers teachers;
 };
 
-/* Labelled features of one stream: x as doubles (uint8 scaled), y, and the field's shape. */
-struct labelled {
-	struct xf_samples s;
-	double *x;
-	int64_t *y;
-	int64_t n, d;
-	int ndim;
-	int64_t shape[XF_MAX_DIMS];
-};
+static double number(const char *opt, const char *arg, double lo, double hi)
+{
+	double v = prog_parse_double(opt, arg);
 
-static void parse_option(int opt, const char *arg, struct train_opts *o)
+	if (!(v >= lo && v <= hi))
+		usage_error("%s: '%s' is not between %g and %g", opt, arg, lo, hi);
+	return v;
+}
+
+/* "512,256" into o->hidden. */
+static void parse_hidden(const char *arg, struct train_opts *o)
+{
+	char *copy = strdup(arg), *save = NULL;
+
+	if (!copy)
+		die("out of memory");
+	o->n_hidden = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (o->n_hidden == XF_MLP_MAX_LAYERS - 1)
+			usage_error("--hidden: at most %d layers", XF_MLP_MAX_LAYERS - 1);
+		o->hidden[o->n_hidden++] = prog_parse_int("--hidden", tok, 1, 1 << 24);
+	}
+	free(copy);
+}
+
+/* "probs.a:2" into the teachers. */
+static void parse_teacher(char *arg, struct train_opts *o)
+{
+	char *colon = strrchr(arg, ':');
+
+	if (o->teachers.n == XF_MAX_TEACHERS)
+		usage_error("--teacher: at most %d", XF_MAX_TEACHERS);
+	o->teachers.weights[o->teachers.n] = 1;
+	if (colon) {
+		*colon = 0;
+		o->teachers.weights[o->teachers.n] = number("--teacher weight", colon + 1, 0, 1e300);
+	}
+	o->teachers.fields[o->teachers.n++] = arg;
+}
+
+static int choose(const char *opt, const char *arg, const char *a, const char *b)
+{
+	if (strcmp(arg, a) && strcmp(arg, b))
+		usage_error("%s: %s or %s", opt, a, b);
+	return strcmp(arg, a) != 0;
+}
+
+static void parse_model(const char *arg, struct train_opts *o)
+{
+	size_t n = strlen(arg);
+
+	if (!strcmp(arg, "softmax") || !strcmp(arg, "ridge") || !strcmp(arg, "mlp"))
+		o->kind = !strcmp(arg, "softmax") ? MODEL_SOFTMAX : !strcmp(arg, "ridge") ? MODEL_RIDGE : MODEL_MLP;
+	else if (n > 5 && !strcmp(arg + n - 5, ".json"))
+		o->kind = MODEL_ARCH, o->arch = arg;
+	else
+		usage_error("--model: softmax, ridge, mlp or an architecture file ending in .json");
+}
+
+static void parse_net_option(int opt, char *arg, struct train_opts *o)
+{
+	struct xf_fit_opts *f = &o->fit;
+
+	switch (opt) {
+	case OPT_HIDDEN: parse_hidden(arg, o); break;
+	case OPT_ACTIVATION: o->gelu = choose("--activation", arg, "relu", "gelu"); break;
+	case OPT_DROPOUT: f->dropout = number("--dropout", arg, 0, 0.99); break;
+	case OPT_EPOCHS: f->epochs = (int)prog_parse_int("--epochs", arg, 1, 1 << 20); break;
+	case OPT_BATCH: f->batch = prog_parse_int("--batch", arg, 1, 1 << 20); break;
+	case OPT_OPTIMIZER: f->optim.kind = choose("--optimizer", arg, "sgd", "adamw") ? XF_OPTIM_ADAMW : XF_OPTIM_SGD; break;
+	case OPT_LR: f->lr = number("--lr", arg, 1e-12, 1e6); break;
+	case OPT_MOMENTUM: f->optim.momentum = number("--momentum", arg, 0, 0.9999); break;
+	case OPT_NESTEROV: f->optim.nesterov = true; break;
+	case OPT_WEIGHT_DECAY: f->optim.weight_decay = number("--weight-decay", arg, 0, 1e3); break;
+	case OPT_WARMUP: f->warmup = number("--warmup", arg, 0, 1e6); break;
+	case OPT_SCHEDULE: f->cosine = !choose("--schedule", arg, "cosine", "constant"); break;
+	case OPT_LABEL_SMOOTHING: f->loss.smoothing = number("--label-smoothing", arg, 0, 0.99); break;
+	case OPT_PATIENCE: f->patience = (int)prog_parse_int("--patience", arg, 0, 1 << 20); break;
+	case OPT_TEACHER: parse_teacher(arg, o); break;
+	case OPT_TEMPERATURE: f->loss.temperature = number("--temperature", arg, 1e-3, 1e3); break;
+	case OPT_ALPHA: f->loss.alpha = number("--alpha", arg, 0, 1); break;
+	case OPT_SEED: f->seed = (uint64_t)prog_parse_int("--seed", arg, 0, INT64_MAX); break;
+	}
+}
+
+static void parse_option(int opt, char *arg, struct train_opts *o)
 {
 	switch (opt) {
-	case OPT_MODEL:
-		if (strcmp(arg, "softmax") && strcmp(arg, "ridge"))
-			usage_error("--model: softmax or ridge");
-		o->kind = strcmp(arg, "softmax") ? HEAD_RIDGE : HEAD_SOFTMAX;
-		break;
-	case OPT_L2:
-		o->l2 = prog_parse_double("--l2", arg);
-		if (!(o->l2 >= 0) || !isfinite(o->l2))
-			usage_error("--l2: '%s' is not a finite number >= 0", arg);
-		break;
+	case OPT_MODEL: parse_model(arg, o); break;
+	case OPT_INIT: o->init = arg; break;
 	case OPT_FIELD: o->field = arg; break;
 	case OPT_LABELS: o->labels = arg; break;
-	case OPT_CLASS_WEIGHT:
-		if (strcmp(arg, "none") && strcmp(arg, "balanced"))
-			usage_error("--class-weight: none or balanced");
-		o->balanced = !strcmp(arg, "balanced");
-		break;
-	case OPT_MAX_ITER: o->lbfgs.max_iter = (int)prog_parse_int("--max-iter", arg, 0, 1 << 24); break;
-	case OPT_TOL:
-		o->lbfgs.gtol = prog_parse_double("--tol", arg);
-		if (!(o->lbfgs.gtol >= 0))
-			usage_error("--tol: must be >= 0");
-		break;
 	case OPT_VALID: o->valid = arg; break;
+	case OPT_VALID_SPLIT: o->valid_split = number("--valid-split", arg, 1e-6, 0.999); break;
+	case OPT_CLASS_WEIGHT: o->balanced = choose("--class-weight", arg, "none", "balanced"); break;
+	case OPT_L2: o->l2 = number("--l2", arg, 0, 1e300); break;
+	case OPT_MAX_ITER: o->lbfgs.max_iter = (int)prog_parse_int("--max-iter", arg, 0, 1 << 24); break;
+	case OPT_TOL: o->lbfgs.gtol = number("--tol", arg, 0, 1e300); break;
+	default: parse_net_option(opt, arg, o);
 	}
+}
+
+static void check_options(struct train_opts *o)
+{
+	bool linear = o->kind == MODEL_SOFTMAX || o->kind == MODEL_RIDGE;
+
+	if (o->valid && o->valid_split > 0)
+		usage_error("--valid and --valid-split: one of them");
+	if (o->init && (o->kind == MODEL_RIDGE || o->kind == MODEL_ARCH || o->n_hidden))
+		usage_error("--init trains the given model; --model and --hidden do not go with it");
+	if (o->init)
+		o->kind = MODEL_MLP, linear = false;
+	if (linear && (o->teachers.n || o->fit.dropout > 0 || o->n_hidden))
+		usage_error("--teacher, --dropout and --hidden are for networks (--model mlp, ARCH.json, --init)");
+	if (o->balanced && o->kind == MODEL_RIDGE)
+		usage_error("--class-weight does not go with --model ridge");
+	if (o->fit.lr < 0)
+		o->fit.lr = o->fit.optim.kind == XF_OPTIM_ADAMW ? 1e-3 : 0.05;
+	if (o->fit.optim.weight_decay < 0)
+		o->fit.optim.weight_decay = o->fit.optim.kind == XF_OPTIM_ADAMW ? 0.01 : 0;
+	if (!o->n_hidden)
+		o->hidden[0] = 256, o->n_hidden = o->kind == MODEL_MLP && !o->init ? 1 : 0;
 }
 
 static void parse_options(int argc, char **argv, struct train_opts *o)
 {
 	static const struct option longopts[] = {
 		PROG_COMMON_LONG,
-		{ "model", required_argument, NULL, OPT_MODEL }, { "l2", required_argument, NULL, OPT_L2 },
+		{ "model", required_argument, NULL, OPT_MODEL }, { "init", required_argument, NULL, OPT_INIT },
 		{ "field", required_argument, NULL, OPT_FIELD }, { "labels", required_argument, NULL, OPT_LABELS },
-		{ "class-weight", required_argument, NULL, OPT_CLASS_WEIGHT },
+		{ "valid", required_argument, NULL, OPT_VALID }, { "valid-split", required_argument, NULL, OPT_VALID_SPLIT },
+		{ "class-weight", required_argument, NULL, OPT_CLASS_WEIGHT }, { "l2", required_argument, NULL, OPT_L2 },
 		{ "max-iter", required_argument, NULL, OPT_MAX_ITER }, { "tol", required_argument, NULL, OPT_TOL },
-		{ "valid", required_argument, NULL, OPT_VALID }, { NULL, 0, NULL, 0 }
+		{ "hidden", required_argument, NULL, OPT_HIDDEN }, { "activation", required_argument, NULL, OPT_ACTIVATION },
+		{ "dropout", required_argument, NULL, OPT_DROPOUT }, { "epochs", required_argument, NULL, OPT_EPOCHS },
+		{ "batch", required_argument, NULL, OPT_BATCH }, { "optimizer", required_argument, NULL, OPT_OPTIMIZER },
+		{ "lr", required_argument, NULL, OPT_LR }, { "momentum", required_argument, NULL, OPT_MOMENTUM },
+		{ "nesterov", no_argument, NULL, OPT_NESTEROV },
+		{ "weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY },
+		{ "warmup", required_argument, NULL, OPT_WARMUP }, { "schedule", required_argument, NULL, OPT_SCHEDULE },
+		{ "label-smoothing", required_argument, NULL, OPT_LABEL_SMOOTHING },
+		{ "patience", required_argument, NULL, OPT_PATIENCE }, { "teacher", required_argument, NULL, OPT_TEACHER },
+		{ "temperature", required_argument, NULL, OPT_TEMPERATURE }, { "alpha", required_argument, NULL, OPT_ALPHA },
+		{ "seed", required_argument, NULL, OPT_SEED }, { NULL, 0, NULL, 0 }
 	};
 	int opt;
 
@@ -120,106 +255,102 @@ static void parse_options(int argc, char **argv, struct train_opts *o)
 			parse_option(opt, optarg, o);
 	if (optind < argc - 1)
 		usage_error("one input at a time (got %d)", argc - optind);
-	if (o->balanced && o->kind == HEAD_RIDGE)
-		usage_error("--class-weight goes with --model softmax");
 	o->input = optind < argc ? argv[optind] : "-";
+	check_options(o);
 }
 
-/* Read path's features and labels; classes > 0 bounds the labels (validation data). */
-static void read_labelled(const struct train_opts *o, const char *path, struct labelled *l)
+/* ---- data ---- */
+
+static void read_data(const struct train_opts *o, const char *path, struct xf_train_data *d)
 {
 	struct xf_err err = XF_ERR_INIT;
 	struct xf_reader *r = prog_open_reader(path);
-	const char *field = o->field ? o->field : "x", *labels = o->labels ? o->labels : "y";
-	int f;
 
-	*l = (struct labelled){ XF_SAMPLES_INIT, NULL, NULL, 0, 0, 0, { 0 } };
-	if (xf_samples_read(r, &l->s, &err) < 0 || xf_samples_f64(&l->s, field, &l->x, &l->d, &err) < 0 ||
-	    xf_samples_labels(&l->s, labels, &l->y, &err) < 0)
+	if (xf_train_data_read(r, o->field ? o->field : "x", o->labels ? o->labels : "y", &o->teachers, d, &err) < 0)
 		die("%s: %s", path, err.msg);
 	xf_reader_close(r);
-	f = xf_header_find(&l->s.h, field);
-	l->n = l->s.n, l->ndim = l->s.h.fields[f].ndim;
-	memcpy(l->shape, l->s.h.fields[f].shape, sizeof(l->shape));
-	if (l->ndim == 0)
-		l->ndim = 1, l->shape[0] = 1;
-	for (int64_t i = 0; i < l->n * l->d; i++) {
-		if (l->s.h.fields[f].dtype == XF_DTYPE_U8)
-			l->x[i] /= 255;
-		if (!isfinite(l->x[i]))
-			die("%s: field '%s': row %lld holds NaN or infinity", path, field, (long long)(i / l->d));
-	}
-}
-
-/* The number of classes: labels must be 0..C-1 with at least two present. */
-static int count_classes(const struct labelled *l, const char *path, const char *labels)
-{
-	int64_t top = -1, first = l->n ? l->y[0] : 0;
-	bool two = false;
-
-	if (l->n == 0)
+	if (d->set.n == 0)
 		die("%s: no rows", path);
-	for (int64_t i = 0; i < l->n; i++) {
-		if (l->y[i] < 0 || l->y[i] >= (1 << 20))
-			die("%s: label %lld of row %lld is out of range (0 to 2^20-1)", path, (long long)l->y[i], (long long)i);
-		top = l->y[i] > top ? l->y[i] : top;
-		two |= l->y[i] != first;
-	}
-	if (!two)
-		die("%s: every row has label %lld; a classifier needs two classes or more (field '%s')", path,
-		    (long long)first, labels ? labels : "y");
-	return (int)top + 1;
 }
 
-static double *balanced_weights(const struct labelled *l, int c)
+/* At least two labels present. */
+static void check_classes(const struct train_opts *o, const struct xf_train_data *d)
 {
-	double *w = calloc((size_t)c, sizeof(double));
+	for (int64_t i = 1; i < d->set.n; i++)
+		if (d->y[i] != d->y[0])
+			return;
+	die("%s: every row has label %lld; a classifier needs two classes or more (field '%s')", o->input,
+	    (long long)d->y[0], o->labels ? o->labels : "y");
+}
+
+/* The validation rows: --valid (checked against the training data) or --valid-split; NULL without. */
+static struct xf_train_data *validation(const struct train_opts *o, struct xf_train_data *tr, struct xf_train_data *va)
+{
+	struct xf_err err = XF_ERR_INIT;
+
+	if (o->valid_split > 0) {
+		if (xf_train_data_split(tr, o->valid_split, o->fit.seed, va, &err) < 0)
+			die("%s: %s", o->input, err.msg);
+		return va;
+	}
+	if (!o->valid)
+		return NULL;
+	read_data(o, o->valid, va);
+	if (va->set.count != tr->set.count)
+		die("%s: %lld features per row; the training data has %lld", o->valid, (long long)va->set.count,
+		    (long long)tr->set.count);
+	for (int64_t i = 0; i < va->set.n; i++)
+		if (va->y[i] >= tr->classes)
+			die("%s: label %lld of row %lld is not a class of the training data (0 to %d)", o->valid,
+			    (long long)va->y[i], (long long)i, tr->classes - 1);
+	return va;
+}
+
+static double *balanced_weights(const struct xf_train_data *d)
+{
+	double *w = calloc((size_t)d->classes + 1, sizeof(double));
 
 	if (!w)
 		die("out of memory");
-	for (int64_t i = 0; i < l->n; i++)
-		w[l->y[i]] += 1;
-	for (int k = 0; k < c; k++)
-		w[k] = w[k] > 0 ? (double)l->n / (c * w[k]) : 0;
+	for (int64_t i = 0; i < d->set.n; i++)
+		w[d->y[i]] += 1;
+	for (int k = 0; k < d->classes; k++)
+		w[k] = w[k] > 0 ? (double)d->set.n / (d->classes * w[k]) : 0;
 	return w;
 }
+
+/* ---- linear heads ---- */
 
 static void show_iteration(void *ctx, int iter, double f, double gmax)
 {
 	prog_progress_update(ctx, iter);
-	note(2, "iteration %d: objective %.8f, largest gradient entry %.3g", iter, f, gmax);
+	note(3, "iteration %d: objective %.8f, largest gradient entry %.3g", iter, f, gmax);
 }
 
-/* Fit the head; returns a JSON record of how. */
-static json_t *fit(struct train_opts *o, const struct labelled *l, int c, double *w, double *b)
+/* Fit the head into w [c d], b [c]; returns a JSON record of how. */
+static json_t *fit_head(struct train_opts *o, const struct xf_train_data *d, const double *class_weight, double *w,
+			double *b)
 {
 	struct xf_err err = XF_ERR_INIT;
+	const struct xf_dataset *s = &d->set;
 
-	if (o->kind == HEAD_RIDGE) {
+	if (o->kind == MODEL_RIDGE) {
 		double used;
 
-		if (xf_ridge_fit(l->x, l->y, l->n, l->d, c, o->l2, w, b, &used, &err) < 0)
+		if (xf_ridge_fit(s->x, s->y, s->n, s->count, d->classes, o->l2, w, b, &used, &err) < 0)
 			die("%s: %s", o->input, err.msg);
 		return json_pack("{s:s, s:f}", "model", "ridge", "l2", used);
 	}
-	struct xf_softmax_opts so = { o->l2 < 0 ? 1.0 / (double)l->n : o->l2, prog_threads(&o->common),
-				      o->balanced ? balanced_weights(l, c) : NULL, o->lbfgs };
+	struct xf_softmax_opts so = { o->l2 < 0 ? 1.0 / (double)s->n : o->l2, prog_threads(&o->common), class_weight,
+				      o->lbfgs };
 	struct xf_lbfgs_result res;
-	float *xf = malloc((size_t)(l->n * l->d) * sizeof(float) + 1);
-
-	if (!xf)
-		die("out of memory");
-	for (int64_t i = 0; i < l->n * l->d; i++)
-		xf[i] = (float)l->x[i];
 
 	so.lbfgs.report = show_iteration;
 	so.lbfgs.report_ctx = prog_progress_start(&o->common, "L-BFGS iterations", o->lbfgs.max_iter);
-	if (xf_softmax_fit(xf, l->y, l->n, l->d, c, &so, w, b, &res, &err) < 0)
+	if (xf_softmax_fit(s->x, s->y, s->n, s->count, d->classes, &so, w, b, &res, &err) < 0)
 		die("%s: %s", o->input, err.msg);
-	free(xf);
 	prog_progress_done(so.lbfgs.report_ctx);
 	note(2, "%d iterations, %d evaluations: %s", res.iterations, res.evaluations, xf_lbfgs_stop_name(res.stop));
-	free((void *)so.class_weight);
 	return json_pack("{s:s, s:f, s:s, s:i, s:f, s:s}", "model", "softmax", "l2", so.l2, "class_weight",
 			 o->balanced ? "balanced" : "none", "iterations", res.iterations, "objective", res.f, "stop",
 			 xf_lbfgs_stop_name(res.stop));
@@ -231,60 +362,170 @@ static void add_accuracy(json_t *record, const char *key, double acc, const char
 	note(1, "%s accuracy %.4f", what, acc);
 }
 
-/* This run in meta.history (inherited from the training data's, so the model says where it came from). */
-static void add_history(json_t *meta)
+/* The head as a model: flatten when needed, then the linear node "fc". */
+static json_t *train_head(struct train_opts *o, const struct xf_train_data *tr, const struct xf_train_data *va,
+			  const double *class_weight, struct xf_model *m)
+{
+	struct xf_err err = XF_ERR_INIT;
+	int c = tr->classes;
+	int64_t d = tr->set.count;
+	double *w = calloc((size_t)(c * d) + 1, sizeof(double)), *b = calloc((size_t)c, sizeof(double));
+	json_t *record;
+
+	if (!w || !b)
+		die("out of memory");
+	record = fit_head(o, tr, class_weight, w, b);
+	add_accuracy(record, "train_accuracy", xf_head_accuracy(tr->x, tr->y, tr->set.n, d, c, w, b), "train");
+	if (va)
+		add_accuracy(record, "valid_accuracy", xf_head_accuracy(va->x, va->y, va->set.n, d, c, w, b), "valid");
+	if (xf_mlp_build(tr->ndim, tr->shape, NULL, 0, false, c, 0, m, &err) < 0)
+		die_err(&err);
+	for (int64_t j = 0; j < c * d; j++)
+		m->weights[0][j] = (float)w[j];
+	for (int k = 0; k < c; k++)
+		m->weights[1][k] = (float)b[k];
+	free(w), free(b);
+	return record;
+}
+
+/* ---- networks ---- */
+
+static void load_network(const struct train_opts *o, const struct xf_train_data *tr, struct xf_model *m)
+{
+	struct xf_err err = XF_ERR_INIT;
+	int rc = 0;
+
+	if (o->init) {
+		struct xf_reader *r = prog_open_reader(o->init);
+
+		rc = xf_model_read(r, m, &err);
+		xf_reader_close(r);
+	} else if (o->kind == MODEL_ARCH) {
+		rc = xf_arch_load(o->arch, o->fit.seed, m, &err);
+	} else {
+		rc = xf_mlp_build(tr->ndim, tr->shape, o->hidden, o->n_hidden, o->gelu, tr->classes, o->fit.seed, m, &err);
+	}
+	if (rc < 0)
+		die("%s: %s", o->init ? o->init : o->arch ? o->arch : o->input, err.msg);
+}
+
+/* The model fits the data: one input of the rows' size, logits for every class. Returns the classes. */
+static int check_network(const struct train_opts *o, const struct xf_model *m, const struct xf_train_data *tr)
+{
+	const struct xf_graph *g = m->g;
+	const char *name = o->init ? o->init : o->arch ? o->arch : "mlp";
+	int ndim;
+	const int64_t *s = xf_graph_value_shape(g, 0, &ndim);
+	const struct xf_graph_node *out = &g->nodes[g->outputs[0]];
+	int64_t logits;
+
+	if (g->n_inputs != 1)
+		die("%s: the model has %d inputs; xfer-train feeds one", name, g->n_inputs);
+	if (xf_shape_count(ndim, s) != tr->set.count)
+		die("%s: the model's input '%s' takes %lld values per row, field '%s' has %lld", name, g->inputs[0].name,
+		    (long long)xf_shape_count(ndim, s), o->field ? o->field : "x", (long long)tr->set.count);
+	s = out->op == XF_OP_SOFTMAX ? xf_graph_value_shape(g, out->inputs[0], &ndim) : out->shape;
+	ndim = out->op == XF_OP_SOFTMAX ? ndim : out->ndim;
+	logits = xf_shape_count(ndim, s);
+	if (logits < tr->classes)
+		die("%s: the model has %lld outputs, the labels go up to %d", name, (long long)logits, tr->classes - 1);
+	return (int)logits;
+}
+
+static void show_epoch(void *ctx, const struct xf_epoch_log *l)
+{
+	const int *epochs = ctx;
+
+	if (isnan(l->valid_accuracy))
+		note(1, "epoch %d/%d: loss %.4f, accuracy %.4f, lr %.3g, %.1f s", l->epoch, *epochs, l->loss, l->accuracy,
+		     l->lr, l->seconds);
+	else
+		note(1, "epoch %d/%d: loss %.4f, accuracy %.4f | valid loss %.4f, accuracy %.4f%s | lr %.3g, %.1f s",
+		     l->epoch, *epochs, l->loss, l->accuracy, l->valid_loss, l->valid_accuracy, l->best ? " *" : "", l->lr,
+		     l->seconds);
+}
+
+static json_t *train_network(struct train_opts *o, const struct xf_train_data *tr, const struct xf_train_data *va,
+			     const double *class_weight, struct xf_model *m)
+{
+	struct xf_err err = XF_ERR_INIT;
+	struct xf_fit_opts f = o->fit;
+	struct xf_fit_result res;
+	double loss, acc;
+	int c;
+
+	load_network(o, tr, m);
+	c = check_network(o, m, tr);
+	f.threads = f.optim.threads = prog_threads(&o->common), f.loss.class_weight = class_weight;
+	f.on_epoch = show_epoch, f.ctx = &f.epochs;
+	if (xf_fit(m, c, &tr->set, va ? &va->set : NULL, &f, &res, &err) < 0)
+		die("%s: %s", o->input, err.msg);
+	if (xf_evaluate(m, c, &tr->set, f.batch, f.threads, &loss, &acc, &err) < 0)
+		die("%s: %s", o->input, err.msg);
+	json_t *record = json_pack("{s:s, s:i, s:i, s:s, s:f, s:f, s:f}", "model", o->init ? "init" : o->arch ? "arch" : "mlp",
+				   "epochs", res.epochs, "best_epoch", res.best_epoch, "optimizer",
+				   f.optim.kind == XF_OPTIM_ADAMW ? "adamw" : "sgd", "lr", f.lr, "weight_decay",
+				   f.optim.weight_decay, "train_loss", loss);
+	add_accuracy(record, "train_accuracy", acc, "train");
+	if (va)
+		add_accuracy(record, "valid_accuracy", res.valid_accuracy, "valid");
+	return record;
+}
+
+/* ---- output ---- */
+
+/* meta: the data's class names and history, this run, and the record of the fit (taken over). */
+static void set_meta(struct xf_model *m, const struct xf_train_data *tr, json_t *record)
 {
 	struct xf_header h = XF_HEADER_INIT;
+	json_t *meta = json_object();
 
+	if (json_object_get(tr->meta, "history"))
+		json_object_set_new(meta, "history", json_deep_copy(json_object_get(tr->meta, "history")));
+	if (json_object_get(tr->meta, "classes"))
+		json_object_set(meta, "classes", json_object_get(tr->meta, "classes"));
+	json_object_set_new(meta, "train", record);
 	h.meta = meta;
 	prog_add_history(&h);
+	json_decref(m->h.meta);
+	m->h.meta = meta;
 }
 
 static void run(struct train_opts *o, struct prog_output *out)
 {
-	struct labelled tr, va;
+	struct xf_train_data tr, va_data, *va;
+	struct xf_model m = XF_MODEL_INIT;
 	struct xf_err err = XF_ERR_INIT;
-	int c;
-	double *w, *b;
-	json_t *record, *meta;
+	double *class_weight;
+	json_t *record;
 
-	read_labelled(o, o->input, &tr);
-	c = count_classes(&tr, o->input, o->labels);
-	if (!(w = calloc((size_t)(c * tr.d) + 1, sizeof(double))) || !(b = calloc((size_t)c, sizeof(double))))
-		die("out of memory");
-	record = fit(o, &tr, c, w, b);
-	add_accuracy(record, "train_accuracy", xf_head_accuracy(tr.x, tr.y, tr.n, tr.d, c, w, b), "train");
-	if (o->valid) {
-		read_labelled(o, o->valid, &va);
-		if (va.d != tr.d)
-			die("%s: %lld features per row; the training data has %lld", o->valid, (long long)va.d, (long long)tr.d);
-		for (int64_t i = 0; i < va.n; i++)
-			if (va.y[i] < 0 || va.y[i] >= c)
-				die("%s: label %lld of row %lld is not a class of the training data (0 to %d)", o->valid,
-				    (long long)va.y[i], (long long)i, c - 1);
-		add_accuracy(record, "valid_accuracy", xf_head_accuracy(va.x, va.y, va.n, va.d, c, w, b), "valid");
-		free(va.x), free(va.y), xf_samples_release(&va.s);
-	}
-	meta = json_object();
-	if (json_object_get(tr.s.h.meta, "history"))
-		json_object_set_new(meta, "history", json_deep_copy(json_object_get(tr.s.h.meta, "history")));
-	if (json_object_get(tr.s.h.meta, "classes"))
-		json_object_set(meta, "classes", json_object_get(tr.s.h.meta, "classes"));
-	json_object_set_new(meta, "train", record);
-	add_history(meta);
-	if (xf_head_model_write(prog_output_writer(out), tr.ndim, tr.shape, w, b, tr.d, c, meta, &err) < 0)
+	read_data(o, o->input, &tr);
+	check_classes(o, &tr);
+	va = validation(o, &tr, &va_data);
+	class_weight = o->balanced ? balanced_weights(&tr) : NULL;
+	if (o->kind == MODEL_SOFTMAX || o->kind == MODEL_RIDGE)
+		record = train_head(o, &tr, va, class_weight, &m);
+	else
+		record = train_network(o, &tr, va, class_weight, &m);
+	set_meta(&m, &tr, record);
+	if (xf_model_write(prog_output_writer(out), &m, &err) < 0)
 		die_err(&err);
-	json_decref(meta);
-	free(w), free(b), free(tr.x), free(tr.y);
-	xf_samples_release(&tr.s);
+	xf_model_release(&m);
+	free(class_weight);
+	if (va)
+		xf_train_data_release(va);
+	xf_train_data_release(&tr);
 }
 
 int main(int argc, char **argv)
 {
 	static char help[sizeof(synopsis) + sizeof(help_tail)];
-	struct train_opts o = { PROG_COMMON_INIT, HEAD_SOFTMAX, -1, NULL, NULL, NULL, NULL, false, XF_LBFGS_OPTS_INIT };
+	struct train_opts o = { .common = PROG_COMMON_INIT, .kind = MODEL_SOFTMAX, .l2 = -1, .lbfgs = XF_LBFGS_OPTS_INIT,
+				.fit = { .epochs = 10, .batch = 64, .lr = -1, .optim = XF_OPTIM_OPTS_INIT, .cosine = true,
+					 .loss = { 0, NULL, 0.5, 4, NULL } } };
 	struct prog_output *out;
 
+	o.fit.optim.kind = XF_OPTIM_ADAMW, o.fit.optim.weight_decay = -1;
 	snprintf(help, sizeof(help), "%s%s", synopsis, help_tail);
 	prog_init("xfer-train", synopsis, help);
 	prog_set_args(argc, argv);

@@ -114,3 +114,45 @@ void xf_model_release(struct xf_model *m)
 	xf_header_release(&m->h);
 	*m = (struct xf_model)XF_MODEL_INIT;
 }
+
+int xf_model_write(struct xf_writer *w, const struct xf_model *m, struct xf_err *err)
+{
+	struct xf_header h = XF_HEADER_INIT;
+	int rc = xf_header_copy(&m->h, &h, err);
+
+	for (int i = 0; rc == 0 && i < h.n_fields; i++)
+		h.fields[i].dtype = XF_DTYPE_F32;
+	rc = rc ? rc : xf_writer_begin(w, &h, err);
+	for (int i = 0; rc == 0 && i < h.n_fields; i++) {
+		struct xf_tensor t = XF_TENSOR_INIT;
+
+		t.dtype = XF_DTYPE_F32, t.ndim = h.fields[i].ndim, t.data = m->weights[i];
+		memcpy(t.shape, h.fields[i].shape, sizeof(t.shape));
+		xf_tensor_set_contiguous_strides(&t);
+		rc = xf_writer_tensor(w, i, &t, err);
+	}
+	rc = rc ? rc : xf_writer_end(w, err);
+	xf_header_release(&h);
+	return rc;
+}
+
+int xf_model_create(json_t *graph, int n, const char *const *names, const int *ndims, int64_t (*shapes)[XF_MAX_DIMS],
+		    struct xf_model *m, struct xf_err *err)
+{
+	int rc = 0;
+
+	*m = (struct xf_model)XF_MODEL_INIT;
+	m->h.kind = XF_KIND_MODEL;
+	m->h.graph = graph;
+	if (!graph || !(m->h.meta = json_object()) || !(m->weights = calloc((size_t)n + 1, sizeof(float *))))
+		rc = xf_err_nomem(err, 0);
+	for (int i = 0; rc == 0 && i < n; i++) {
+		rc = xf_header_add_field(&m->h, names[i], XF_DTYPE_F32, ndims[i], shapes[i], err);
+		if (rc == 0 && !(m->weights[i] = calloc((size_t)xf_shape_count(ndims[i], shapes[i]) + 1, sizeof(float))))
+			rc = xf_err_nomem(err, 0);
+	}
+	rc = rc ? rc : xf_graph_parse(m->h.graph, &m->h, &m->g, err);
+	if (rc < 0)
+		xf_model_release(m);
+	return rc;
+}

@@ -12,6 +12,7 @@
 
 #include "graph.h"
 #include "reader.h"
+#include "writer.h"
 
 struct xf_model {
 	struct xf_header h;     /* the segment's header; h.graph is the architecture */
@@ -29,6 +30,19 @@ struct xf_model {
  * the first node that uses it) or a non-finite weight; the reader's errors; XF_E_NOMEM.
  */
 int xf_model_read(struct xf_reader *r, struct xf_model *m, struct xf_err *err);
+
+/*
+ * Write m as one model segment: its header (meta included) with every field declared as
+ * float32, then its tensors. -1 with err (the writer's errors).
+ */
+int xf_model_write(struct xf_writer *w, const struct xf_model *m, struct xf_err *err);
+
+/*
+ * Make m a model of graph `graph` (taken over) and fields `names` with shapes (float32, zero),
+ * parsing and validating the graph; meta starts empty. -1 with err (m released).
+ */
+int xf_model_create(json_t *graph, int n, const char *const *names, const int *ndims, int64_t (*shapes)[XF_MAX_DIMS],
+		    struct xf_model *m, struct xf_err *err);
 
 /* The node that first uses field `field` as a weight, or -1. */
 int xf_model_user(const struct xf_model *m, int field);

@@ -1,7 +1,9 @@
 /*
  * nn_linear: the linear op of the model graph (schemas/stream.md 9.3, torch.nn.Linear) in
- * float32: y = x W^T + b over the last dimension, through one SGEMM per call (rows beyond
- * the BLAS integer range are done in slices). Also the OpenBLAS thread switch that the
+ * float32: y = x W^T + b over the last dimension, by single-threaded SGEMMs on blocks of output
+ * features shared by our own threads. Not OpenBLAS's threads: after a call they spin waiting
+ * for more work, taking the cores from the convolutions that follow; and fixed blocks give the
+ * same bits for any thread count. Also the OpenBLAS thread switch that the
  * GEMM-based kernels (nn_conv.c) share.
  */
 #ifndef XF_NN_LINEAR_H
@@ -21,8 +23,8 @@ struct xf_linear {
 
 /*
  * y [rows, out] = x [rows, in] W^T + b, where rows is the batch times the product of all
- * per-sample dimensions but the last (a [B, L, in] input has rows = B L). OpenBLAS runs with
- * `threads` threads (0 or less: all cores) for the call and its setting is restored after.
+ * per-sample dimensions but the last (a [B, L, in] input has rows = B L), with `threads` threads
+ * (0 or less: all cores); OpenBLAS is set to one thread for the call and restored after.
  * y must not overlap x. 0, or -1 with err: XF_E_USAGE for sizes below 1, XF_E_LIMIT for in
  * or out beyond the BLAS integer type.
  */

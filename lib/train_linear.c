@@ -150,13 +150,14 @@ int xf_softmax_fit(const float *x, const int64_t *y, int64_t n, int64_t d, int c
 	return rc;
 }
 
-/* [x 1] as a new n x (d + 1) matrix. */
-static double *with_ones(const double *x, int64_t n, int64_t d)
+/* [x 1] as a new n x (d + 1) matrix of doubles. */
+static double *with_ones(const float *x, int64_t n, int64_t d)
 {
 	double *a = malloc((size_t)(n * (d + 1)) * sizeof(double) + 1);
 
 	for (int64_t i = 0; a && i < n; i++) {
-		memcpy(a + i * (d + 1), x + i * d, (size_t)d * sizeof(double));
+		for (int64_t j = 0; j < d; j++)
+			a[i * (d + 1) + j] = x[i * d + j];
 		a[i * (d + 1) + d] = 1;
 	}
 	return a;
@@ -172,7 +173,7 @@ static int solve_regularised(double *k, int64_t m, double lambda, double *rhs, i
 	return xf_linalg_cholesky_solve(k, m, rhs, c, err);
 }
 
-int xf_ridge_fit(const double *x, const int64_t *y, int64_t n, int64_t d, int c, double lambda, double *w, double *b,
+int xf_ridge_fit(const float *x, const int64_t *y, int64_t n, int64_t d, int c, double lambda, double *w, double *b,
 		 double *lambda_used, struct xf_err *err)
 {
 	int64_t e = d + 1, m = n < e ? n : e;
@@ -206,7 +207,7 @@ int xf_ridge_fit(const double *x, const int64_t *y, int64_t n, int64_t d, int c,
 	return rc;
 }
 
-double xf_head_accuracy(const double *x, const int64_t *y, int64_t n, int64_t d, int c, const double *w,
+double xf_head_accuracy(const float *x, const int64_t *y, int64_t n, int64_t d, int c, const double *w,
 			const double *b)
 {
 	int64_t right = 0;

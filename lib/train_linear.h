@@ -40,11 +40,11 @@ int xf_softmax_fit(const float *x, const int64_t *y, int64_t n, int64_t d, int c
  * *lambda_used reports the value. -1 with err: XF_E_FORMAT when the system is singular
  * (lambda 0 with dependent features), XF_E_NOMEM.
  */
-int xf_ridge_fit(const double *x, const int64_t *y, int64_t n, int64_t d, int c, double lambda, double *w, double *b,
+int xf_ridge_fit(const float *x, const int64_t *y, int64_t n, int64_t d, int c, double lambda, double *w, double *b,
 		 double *lambda_used, struct xf_err *err);
 
 /* Accuracy of the head (w, b) on rows x with labels y (ties go to the lowest class). */
-double xf_head_accuracy(const double *x, const int64_t *y, int64_t n, int64_t d, int c, const double *w,
+double xf_head_accuracy(const float *x, const int64_t *y, int64_t n, int64_t d, int c, const double *w,
 			const double *b);
 
 #endif
