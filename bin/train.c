@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "finetune.h"
 #include "linalg.h"
 #include "mlp.h"
 #include "prog.h"
@@ -23,7 +24,8 @@ static const char synopsis[] =
 	"                  [--epochs N] [--batch N] [--optimizer sgd|adamw] [--lr R] [--momentum M]\n"
 	"                  [--nesterov] [--weight-decay W] [--warmup E] [--schedule cosine|constant]\n"
 	"                  [--label-smoothing S] [--patience N] [--teacher FIELD[:W]]... [--temperature T]\n"
-	"                  [--alpha A] [--seed S] [-o FILE] [-j N] [FILE]\n";
+	"                  [--alpha A] [--sam RHO] [--new-head] [--freeze NODE] [--layer-decay D]\n"
+	"                  [--reinit N] [--seed S] [-o FILE] [-j N] [FILE]\n";
 
 static const char help_tail[] =
 	"\n"
@@ -64,7 +66,14 @@ static const char help_tail[] =
 	"                        default 1, normalised): their weighted mean is the soft target\n"
 	"      --temperature T   distillation temperature (default 4)\n"
 	"      --alpha A         weight of the hard labels against the soft targets (default 0.5)\n"
+	"      --sam RHO         sharpness-aware minimisation: each step's gradient is taken again\n"
+	"                        at the weights moved up the gradient by RHO (e.g. 0.05)\n"
 	"      --seed S          initialisation, shuffling, dropout, validation split (default 0)\n"
+	"Fine-tuning (with --init):\n"
+	"      --new-head        replace the last linear layer by a fresh one for this data's classes\n"
+	"      --freeze NODE     train nothing up to and including this node\n"
+	"      --layer-decay D   learning rate times D^k for the layer k below the head (e.g. 0.8)\n"
+	"      --reinit N        initialise the top N layers afresh before training\n"
 	"Common:\n"
 	"      --field NAME      the features (default x); --labels NAME: the labels (default y)\n"
 	"      --valid FILE      labelled validation rows, reported (and used by --patience)\n"
@@ -79,12 +88,14 @@ static const char help_tail[] =
 	"  xfer-train --model ridge --field x.fc1 features.xs -o ridge.xs\n"
 	"  xfer-train --model mlp --hidden 512,256 --epochs 20 --valid-split 0.1 digits.xs -o mlp.xs\n"
 	"  xfer-train --model lenet.json --optimizer sgd --lr 0.05 --epochs 5 digits.xs -o lenet.xs\n"
-	"  xfer-train --model mlp --teacher probs.a --teacher probs.b:2 feats.xs -o student.xs\n";
+	"  xfer-train --model mlp --teacher probs.a --teacher probs.b:2 feats.xs -o student.xs\n"
+	"  xfer-train --init source.xs --new-head --freeze conv2 --lr 3e-4 target.xs -o tuned.xs\n";
 
 enum { OPT_MODEL = PROG_OPT_FIRST_FREE, OPT_INIT, OPT_FIELD, OPT_LABELS, OPT_VALID, OPT_VALID_SPLIT, OPT_CLASS_WEIGHT,
        OPT_L2, OPT_MAX_ITER, OPT_TOL, OPT_HIDDEN, OPT_ACTIVATION, OPT_DROPOUT, OPT_EPOCHS, OPT_BATCH, OPT_OPTIMIZER,
        OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_WEIGHT_DECAY, OPT_WARMUP, OPT_SCHEDULE, OPT_LABEL_SMOOTHING,
-       OPT_PATIENCE, OPT_TEACHER, OPT_TEMPERATURE, OPT_ALPHA, OPT_SEED };
+       OPT_PATIENCE, OPT_TEACHER, OPT_TEMPERATURE, OPT_ALPHA, OPT_SEED, OPT_SAM, OPT_NEW_HEAD, OPT_FREEZE,
+       OPT_LAYER_DECAY, OPT_REINIT };
 
 enum model_kind { MODEL_SOFTMAX, MODEL_RIDGE, MODEL_MLP, MODEL_ARCH };
 
@@ -101,6 +112,10 @@ struct train_opts {
 	bool gelu;
 	struct xf_fit_opts fit;       /* lr < 0 and weight decay < 0: the optimiser's default */
 	struct xf_teachers teachers;
+	bool new_head;
+	const char *freeze;
+	double layer_decay;           /* 0: off */
+	int reinit;
 };
 
 static double number(const char *opt, const char *arg, double lo, double hi)
@@ -185,6 +200,11 @@ static void parse_net_option(int opt, char *arg, struct train_opts *o)
 	case OPT_TEMPERATURE: f->loss.temperature = number("--temperature", arg, 1e-3, 1e3); break;
 	case OPT_ALPHA: f->loss.alpha = number("--alpha", arg, 0, 1); break;
 	case OPT_SEED: f->seed = (uint64_t)prog_parse_int("--seed", arg, 0, INT64_MAX); break;
+	case OPT_SAM: f->sam_rho = number("--sam", arg, 1e-9, 1e3); break;
+	case OPT_NEW_HEAD: o->new_head = true; break;
+	case OPT_FREEZE: o->freeze = arg; break;
+	case OPT_LAYER_DECAY: o->layer_decay = number("--layer-decay", arg, 1e-6, 1); break;
+	case OPT_REINIT: o->reinit = (int)prog_parse_int("--reinit", arg, 1, 1 << 20); break;
 	}
 }
 
@@ -213,10 +233,12 @@ static void check_options(struct train_opts *o)
 		usage_error("--valid and --valid-split: one of them");
 	if (o->init && (o->kind == MODEL_RIDGE || o->kind == MODEL_ARCH || o->n_hidden))
 		usage_error("--init trains the given model; --model and --hidden do not go with it");
+	if ((o->new_head || o->freeze || o->layer_decay > 0 || o->reinit) && !o->init)
+		usage_error("--new-head, --freeze, --layer-decay and --reinit fine-tune an --init model");
 	if (o->init)
 		o->kind = MODEL_MLP, linear = false;
-	if (linear && (o->teachers.n || o->fit.dropout > 0 || o->n_hidden))
-		usage_error("--teacher, --dropout and --hidden are for networks (--model mlp, ARCH.json, --init)");
+	if (linear && (o->teachers.n || o->fit.dropout > 0 || o->n_hidden || o->fit.sam_rho > 0))
+		usage_error("--teacher, --dropout, --hidden and --sam are for networks (--model mlp, ARCH.json, --init)");
 	if (o->balanced && o->kind == MODEL_RIDGE)
 		usage_error("--class-weight does not go with --model ridge");
 	if (o->fit.lr < 0)
@@ -246,7 +268,10 @@ static void parse_options(int argc, char **argv, struct train_opts *o)
 		{ "label-smoothing", required_argument, NULL, OPT_LABEL_SMOOTHING },
 		{ "patience", required_argument, NULL, OPT_PATIENCE }, { "teacher", required_argument, NULL, OPT_TEACHER },
 		{ "temperature", required_argument, NULL, OPT_TEMPERATURE }, { "alpha", required_argument, NULL, OPT_ALPHA },
-		{ "seed", required_argument, NULL, OPT_SEED }, { NULL, 0, NULL, 0 }
+		{ "seed", required_argument, NULL, OPT_SEED }, { "sam", required_argument, NULL, OPT_SAM },
+		{ "new-head", no_argument, NULL, OPT_NEW_HEAD }, { "freeze", required_argument, NULL, OPT_FREEZE },
+		{ "layer-decay", required_argument, NULL, OPT_LAYER_DECAY }, { "reinit", required_argument, NULL, OPT_REINIT },
+		{ NULL, 0, NULL, 0 }
 	};
 	int opt;
 
@@ -428,8 +453,28 @@ static int check_network(const struct train_opts *o, const struct xf_model *m, c
 	ndim = out->op == XF_OP_SOFTMAX ? ndim : out->ndim;
 	logits = xf_shape_count(ndim, s);
 	if (logits < tr->classes)
-		die("%s: the model has %lld outputs, the labels go up to %d", name, (long long)logits, tr->classes - 1);
+		die("%s: the model has %lld outputs, the labels go up to %d (--new-head replaces its head)", name,
+		    (long long)logits, tr->classes - 1);
 	return (int)logits;
+}
+
+/* --new-head, --reinit, --freeze and --layer-decay on the --init model. */
+static void prepare_finetune(const struct train_opts *o, const struct xf_train_data *tr, struct xf_model *m,
+			     bool **trainable, double **lr_scale)
+{
+	struct xf_err err = XF_ERR_INIT;
+
+	*trainable = NULL, *lr_scale = NULL;
+	if (o->new_head && xf_finetune_new_head(m, tr->classes, o->fit.seed, &err) < 0)
+		die("%s: %s", o->init, err.msg);
+	if (o->reinit && xf_finetune_reinit(m, o->reinit, o->fit.seed + 1, &err) < 0)
+		die_err(&err);
+	if (o->freeze && (!(*trainable = calloc((size_t)m->h.n_fields + 1, sizeof(bool))) ||
+			  xf_finetune_freeze(m, o->freeze, *trainable, &err) < 0))
+		die_err(&err);
+	if (o->layer_decay > 0 && (!(*lr_scale = calloc((size_t)m->h.n_fields + 1, sizeof(double))) ||
+				   xf_finetune_layer_decay(m, o->layer_decay, *lr_scale, &err) < 0))
+		die_err(&err);
 }
 
 static void show_epoch(void *ctx, const struct xf_epoch_log *l)
@@ -454,9 +499,14 @@ static json_t *train_network(struct train_opts *o, const struct xf_train_data *t
 	double loss, acc;
 	int c;
 
+	bool *trainable;
+	double *lr_scale;
+
 	load_network(o, tr, m);
+	prepare_finetune(o, tr, m, &trainable, &lr_scale);
 	c = check_network(o, m, tr);
 	f.threads = f.optim.threads = prog_threads(&o->common), f.loss.class_weight = class_weight;
+	f.trainable = trainable, f.lr_scale = lr_scale;
 	f.on_epoch = show_epoch, f.ctx = &f.epochs;
 	if (xf_fit(m, c, &tr->set, va ? &va->set : NULL, &f, &res, &err) < 0)
 		die("%s: %s", o->input, err.msg);
@@ -469,6 +519,7 @@ static json_t *train_network(struct train_opts *o, const struct xf_train_data *t
 	add_accuracy(record, "train_accuracy", acc, "train");
 	if (va)
 		add_accuracy(record, "valid_accuracy", res.valid_accuracy, "valid");
+	free(trainable), free(lr_scale);
 	return record;
 }
 

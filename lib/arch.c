@@ -44,12 +44,13 @@ static void init_node(struct xf_model *m, const struct xf_graph_node *n, uint64_
 	}
 }
 
-void xf_arch_init(struct xf_model *m, uint64_t seed)
+void xf_arch_init_nodes(struct xf_model *m, const bool *nodes, uint64_t seed)
 {
 	bool *done = calloc((size_t)m->h.n_fields + 1, sizeof(bool));
 
 	for (int i = 0; done && i < m->g->n_nodes; i++)
-		init_node(m, &m->g->nodes[i], seed, done);
+		if (!nodes || nodes[i])
+			init_node(m, &m->g->nodes[i], seed, done);
 	free(done);
 }
 
@@ -106,7 +107,7 @@ int xf_arch_load(const char *path, uint64_t seed, struct xf_model *m, struct xf_
 	if (rc < 0)
 		xf_err_prefix(err, "%s", path);
 	else
-		xf_arch_init(m, seed);
+		xf_arch_init_nodes(m, NULL, seed);
 	free(names), free(ndims), free(shapes);
 	json_decref(root);
 	return rc;

@@ -17,7 +17,10 @@
 /* Read path and build m from it, with weights drawn from seed. -1 with err naming what is wrong. */
 int xf_arch_load(const char *path, uint64_t seed, struct xf_model *m, struct xf_err *err);
 
-/* Initialise m's tensors as above (used by xf_arch_load; also for a fresh head). */
-void xf_arch_init(struct xf_model *m, uint64_t seed);
+/*
+ * Initialise the tensors of m's nodes i with nodes[i] set (NULL: every node) as above; a
+ * tensor tied between nodes is drawn once. Used by xf_arch_load, and to re-initialise layers.
+ */
+void xf_arch_init_nodes(struct xf_model *m, const bool *nodes, uint64_t seed);
 
 #endif

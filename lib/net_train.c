@@ -1,4 +1,5 @@
 /* net_train: training-mode forward and backward over a model graph; see net_train.h. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,28 @@ static float *weight(const struct xf_trainer *t, const struct xf_graph_node *n, 
 static float *pgrad(const struct xf_trainer *t, const struct xf_graph_node *n, enum xf_role r)
 {
 	return n->weights[r] >= 0 ? t->param_grad[n->weights[r]] : NULL;
+}
+
+/*
+ * A batchnorm whose weight and bias are not trained normalises with its running statistics
+ * even in training mode and leaves them as they are: a frozen layer stays what it was.
+ */
+static bool frozen(const struct xf_trainer *t, const struct xf_graph_node *n)
+{
+	return !pgrad(t, n, XF_ROLE_WEIGHT) && !pgrad(t, n, XF_ROLE_BIAS);
+}
+
+/* dx += dy weight / sqrt(running_var + eps), per channel: the inference form's gradient. */
+static void frozen_batchnorm_backward(const struct xf_batchnorm *bn, const float *dy, int64_t batch, int64_t inner,
+				      float *dx)
+{
+	for (int64_t c = 0; c < bn->c; c++) {
+		float scale = (float)(bn->weight[c] / sqrt((double)bn->var[c] + bn->eps));
+
+		for (int64_t b = 0; b < batch; b++)
+			for (int64_t k = (b * bn->c + c) * inner; k < (b * bn->c + c + 1) * inner; k++)
+				dx[k] += dy[k] * scale;
+	}
 }
 
 static int node_error(const struct xf_graph_node *n, struct xf_err *err)
@@ -299,7 +322,7 @@ static int forward_node(struct xf_trainer *t, int i, int64_t batch, bool trainin
 	}
 	case XF_OP_BATCHNORM: {
 		struct xf_batchnorm bn = batchnorm_of(t, n);
-		if (training)
+		if (training && !frozen(t, n))
 			xf_batchnorm_train_forward(&bn, BN_MOMENTUM, x[0], batch, count / batch / s[0], y,
 						   weight(t, n, XF_ROLE_RUNNING_MEAN), weight(t, n, XF_ROLE_RUNNING_VAR),
 						   t->bn_mean[i], t->bn_invstd[i], t->threads);
@@ -408,6 +431,11 @@ static int backward_weighted(struct xf_trainer *t, const struct xf_graph_node *n
 	}
 	case XF_OP_BATCHNORM: {
 		struct xf_batchnorm bn = batchnorm_of(t, n);
+		if (frozen(t, n)) {
+			if (dx)
+				frozen_batchnorm_backward(&bn, dy, batch, inner, dx);
+			return 0;
+		}
 		xf_batchnorm_train_backward(&bn, x, dy, batch, inner, t->bn_mean[i], t->bn_invstd[i], dx,
 					    pgrad(t, n, XF_ROLE_WEIGHT), pgrad(t, n, XF_ROLE_BIAS), t->threads);
 		return 0;

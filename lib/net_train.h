@@ -28,7 +28,9 @@ struct xf_trainer;
 /*
  * Ready m (borrowed, modified by training) for batches of up to max_batch samples.
  * trainable[f] says whether field f gets a gradient (NULL: every weight and bias; running
- * statistics never do). Its first graph output is what the loss reads. -1 with err.
+ * statistics never do); a batchnorm with neither weight nor bias trained is frozen: it runs in
+ * inference form in training passes too, its running statistics unchanged. The first graph
+ * output (or the input of that output when it is a softmax) is what the loss reads. -1 with err.
  */
 int xf_trainer_new(struct xf_model *m, const bool *trainable, int64_t max_batch, int threads, uint64_t seed,
 		   struct xf_trainer **out, struct xf_err *err);

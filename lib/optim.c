@@ -16,10 +16,11 @@ struct xf_optim {
 	float **m, **v;     /* sgd: the momentum buffer in m; adamw: both moments */
 	int64_t t;          /* steps taken */
 	int64_t *first;     /* per tensor: its first work item of CHUNK elements; first[n]: the total */
+	double *scale;      /* per tensor: learning-rate multiplier */
 };
 
 int xf_optim_new(const struct xf_optim_opts *opts, int n, const int64_t *sizes, const bool *decay,
-		 struct xf_optim **out, struct xf_err *err)
+		 const double *lr_scale, struct xf_optim **out, struct xf_err *err)
 {
 	struct xf_optim *o = calloc(1, sizeof(*o));
 	bool ok = o != NULL;
@@ -28,11 +29,11 @@ int xf_optim_new(const struct xf_optim_opts *opts, int n, const int64_t *sizes, 
 		o->o = *opts, o->n = n;
 		o->sizes = calloc((size_t)n + 1, sizeof(int64_t)), o->decay = calloc((size_t)n + 1, sizeof(bool));
 		o->m = calloc((size_t)n + 1, sizeof(float *)), o->v = calloc((size_t)n + 1, sizeof(float *));
-		o->first = calloc((size_t)n + 1, sizeof(int64_t));
-		ok = o->sizes && o->decay && o->m && o->v && o->first;
+		o->first = calloc((size_t)n + 1, sizeof(int64_t)), o->scale = calloc((size_t)n + 1, sizeof(double));
+		ok = o->sizes && o->decay && o->m && o->v && o->first && o->scale;
 	}
 	for (int i = 0; ok && i < n; i++) {
-		o->sizes[i] = sizes[i], o->decay[i] = decay ? decay[i] : true;
+		o->sizes[i] = sizes[i], o->decay[i] = decay ? decay[i] : true, o->scale[i] = lr_scale ? lr_scale[i] : 1;
 		o->first[i + 1] = o->first[i] + (sizes[i] + CHUNK - 1) / CHUNK;
 		ok = (o->m[i] = calloc((size_t)sizes[i] + 1, sizeof(float))) != NULL;
 		if (ok && opts->kind == XF_OPTIM_ADAMW)
@@ -78,7 +79,7 @@ static void adamw(const struct xf_optim *o, int i, float *p, const float *g, flo
 struct step_job {
 	struct xf_optim *o;
 	float *const *params, *const *grads;
-	float lr;
+	double lr;
 	int64_t *first;     /* per tensor: its first work item; first[n]: the total */
 };
 
@@ -95,15 +96,15 @@ static void step_chunk(void *ctx, int64_t begin, int64_t end)
 		if (!j->grads[i])
 			continue;
 		if (j->o->o.kind == XF_OPTIM_SGD)
-			sgd(j->o, i, j->params[i], j->grads[i], j->lr, lo, hi);
+			sgd(j->o, i, j->params[i], j->grads[i], (float)(j->lr * j->o->scale[i]), lo, hi);
 		else
-			adamw(j->o, i, j->params[i], j->grads[i], j->lr, lo, hi);
+			adamw(j->o, i, j->params[i], j->grads[i], (float)(j->lr * j->o->scale[i]), lo, hi);
 	}
 }
 
 void xf_optim_step(struct xf_optim *o, float *const *params, float *const *grads, double lr)
 {
-	struct step_job job = { o, params, grads, (float)lr, o->first };
+	struct step_job job = { o, params, grads, lr, o->first };
 
 	o->t++;
 	xf_parallel_for(o->first[o->n], o->o.threads, 1, step_chunk, &job);
@@ -115,7 +116,7 @@ void xf_optim_free(struct xf_optim *o)
 		return;
 	for (int i = 0; o->m && i < o->n; i++)
 		free(o->m[i]), free(o->v ? o->v[i] : NULL);
-	free(o->m), free(o->v), free(o->sizes), free(o->decay), free(o->first);
+	free(o->m), free(o->v), free(o->sizes), free(o->decay), free(o->first), free(o->scale);
 	free(o);
 }
 

@@ -32,10 +32,11 @@ struct xf_optim;
 
 /*
  * State for n tensors of sizes[i] floats; decay[i] says whether weight decay applies to tensor
- * i (NULL: to all). -1 with err (XF_E_NOMEM).
+ * i (NULL: to all); lr_scale[i] multiplies the learning rate of tensor i (NULL: 1), for
+ * layer-wise learning-rate decay. -1 with err (XF_E_NOMEM).
  */
 int xf_optim_new(const struct xf_optim_opts *opts, int n, const int64_t *sizes, const bool *decay,
-		 struct xf_optim **out, struct xf_err *err);
+		 const double *lr_scale, struct xf_optim **out, struct xf_err *err);
 
 /*
  * One update of every tensor i with grads[i] non-NULL, at learning rate lr:

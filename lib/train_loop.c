@@ -16,6 +16,7 @@ struct loop {
 	struct xf_optim *opt;
 	float **grads;           /* per field: the trainer's gradient, or NULL */
 	float **best;            /* per field: the weights of the best epoch */
+	float **saved;           /* per trained field: its weights before SAM's ascent, or NULL */
 	float *xb, *tb;          /* a batch of rows and of teacher probabilities */
 	int64_t *yb, *order;
 	int64_t step, total_steps, warmup_steps;
@@ -49,16 +50,20 @@ static int setup(struct loop *l, const struct xf_dataset *d, struct xf_err *err)
 	rc = rc ? rc : xf_trainer_new(l->m, o->trainable, o->batch, o->threads, o->seed, &l->t, err);
 	for (int f = 0; rc == 0 && f < nf; f++)
 		sizes[f] = field_size(l->m, f);
-	rc = rc ? rc : xf_optim_new(&o->optim, nf, sizes, decay, &l->opt, err);
+	rc = rc ? rc : xf_optim_new(&o->optim, nf, sizes, decay, o->lr_scale, &l->opt, err);
 	l->grads = calloc((size_t)nf + 1, sizeof(float *)), l->best = calloc((size_t)nf + 1, sizeof(float *));
 	l->xb = malloc((size_t)(o->batch * d->count) * sizeof(float) + 1);
 	l->tb = d->teacher ? malloc((size_t)(o->batch * l->c) * sizeof(float) + 1) : NULL;
 	l->yb = calloc((size_t)o->batch, sizeof(int64_t)), l->order = calloc((size_t)n + 1, sizeof(int64_t));
 	if (rc == 0 && (!l->grads || !l->best || !l->xb || !l->yb || !l->order || (d->teacher && !l->tb)))
 		rc = xf_err_nomem(err, 0);
+	if (rc == 0 && !(l->saved = calloc((size_t)nf + 1, sizeof(float *))))
+		rc = xf_err_nomem(err, 0);
 	for (int f = 0; rc == 0 && f < nf; f++) {
 		l->grads[f] = xf_trainer_param_grad(l->t, f);
 		if (!(l->best[f] = malloc((size_t)sizes[f] * sizeof(float) + 1)))
+			rc = xf_err_nomem(err, 0);
+		if (rc == 0 && o->sam_rho > 0 && l->grads[f] && !(l->saved[f] = malloc((size_t)sizes[f] * sizeof(float) + 1)))
 			rc = xf_err_nomem(err, 0);
 	}
 	for (int i = 0; rc == 0 && o->dropout > 0 && i < l->m->g->n_nodes; i++)
@@ -81,13 +86,12 @@ static void gather(struct loop *l, const struct xf_dataset *d, const int64_t *id
 	}
 }
 
-/* One optimisation step on the gathered batch of k rows; its loss and correct rows. */
-static int train_step(struct loop *l, int64_t k, double *loss, int64_t *correct, struct xf_err *err)
+/* Loss and parameter gradients of the gathered batch of k rows at the current weights. */
+static int gradients(struct loop *l, int64_t k, double *loss, int64_t *correct, struct xf_err *err)
 {
 	struct xf_loss_opts lo = l->o->loss;
 	const float *inputs[1] = { l->xb };
 	int64_t count;
-	double lr;
 
 	if (xf_trainer_forward(l->t, inputs, k, true, err) < 0)
 		return -1;
@@ -97,8 +101,52 @@ static int train_step(struct loop *l, int64_t k, double *loss, int64_t *correct,
 	if (!isfinite(*loss))
 		return xf_err_set(err, XF_E_FORMAT, "the loss is not finite at step %lld (lower --lr?)", (long long)l->step + 1);
 	xf_trainer_zero_grad(l->t);
-	if (xf_trainer_backward(l->t, k, err) < 0)
+	return xf_trainer_backward(l->t, k, err);
+}
+
+/* Keep the trained weights in l->saved, then move them up the gradient by rho g / ||g||. */
+static void sam_ascend(struct loop *l)
+{
+	double norm = 0, scale;
+
+	for (int f = 0; f < l->m->h.n_fields; f++)
+		for (int64_t j = 0; l->grads[f] && j < field_size(l->m, f); j++)
+			norm += (double)l->grads[f][j] * l->grads[f][j];
+	scale = l->o->sam_rho / (sqrt(norm) + 1e-12);
+	for (int f = 0; f < l->m->h.n_fields; f++) {
+		if (!l->grads[f])
+			continue;
+		memcpy(l->saved[f], l->m->weights[f], (size_t)field_size(l->m, f) * sizeof(float));
+		for (int64_t j = 0; j < field_size(l->m, f); j++)
+			l->m->weights[f][j] += (float)(scale * l->grads[f][j]);
+	}
+}
+
+static void sam_restore(struct loop *l)
+{
+	for (int f = 0; f < l->m->h.n_fields; f++)
+		if (l->grads[f])
+			memcpy(l->m->weights[f], l->saved[f], (size_t)field_size(l->m, f) * sizeof(float));
+}
+
+/*
+ * One optimisation step on the gathered batch; its loss and correct rows. With SAM (Foret et
+ * al. 2021) the gradient is taken again at the weights moved up the gradient by rho, and that
+ * gradient steps from the original weights.
+ */
+static int train_step(struct loop *l, int64_t k, double *loss, int64_t *correct, struct xf_err *err)
+{
+	double lr, sam_loss;
+	int64_t sam_correct;
+
+	if (gradients(l, k, loss, correct, err) < 0)
 		return -1;
+	if (l->o->sam_rho > 0) {
+		sam_ascend(l);
+		if (gradients(l, k, &sam_loss, &sam_correct, err) < 0)
+			return -1;
+		sam_restore(l);
+	}
 	lr = xf_lr_at(l->o->lr, l->step++, l->warmup_steps, l->total_steps, l->o->cosine);
 	xf_optim_step(l->opt, l->m->weights, l->grads, lr);
 	return 0;
@@ -177,7 +225,8 @@ static void restore_best(struct loop *l)
 static void cleanup(struct loop *l)
 {
 	for (int f = 0; l->best && f < l->m->h.n_fields; f++)
-		free(l->best[f]);
+		free(l->best[f]), free(l->saved ? l->saved[f] : NULL);
+	free(l->saved);
 	xf_trainer_free(l->t);
 	xf_optim_free(l->opt);
 	free(l->grads), free(l->best), free(l->xb), free(l->tb), free(l->yb), free(l->order);
@@ -186,7 +235,7 @@ static void cleanup(struct loop *l)
 int xf_fit(struct xf_model *m, int c, const struct xf_dataset *train, const struct xf_dataset *valid,
 	   const struct xf_fit_opts *o, struct xf_fit_result *res, struct xf_err *err)
 {
-	struct loop l = { m, c, o, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0 };
+	struct loop l = { m, c, o, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0 };
 	double best_acc = -1;
 	int rc = setup(&l, train, err), stale = 0;
 

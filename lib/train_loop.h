@@ -43,6 +43,8 @@ struct xf_fit_opts {
 	double dropout;             /* on every relu and gelu output during training */
 	int patience;               /* stop after this many epochs without a better validation accuracy (0: never) */
 	const bool *trainable;      /* per model field, or NULL: all weights and biases */
+	const double *lr_scale;     /* per model field: learning-rate multiplier, or NULL */
+	double sam_rho;             /* sharpness-aware minimisation radius (0: plain steps) */
 	uint64_t seed;
 	int threads;
 	void (*on_epoch)(void *ctx, const struct xf_epoch_log *log);

@@ -173,6 +173,68 @@ PY
 	# step is 7e-3 away.
 	steps "resnet18 (width 16), one SGD step: residual adds, shortcuts, 20 batchnorms" resnet18 4 1e-2 "" \
 		--steps 1 --lr 0.05 -- --epochs 1 --optimizer sgd --momentum 0 --weight-decay 0 --lr 0.05
+	# ---- fine-tuning options, on the exported lenet ----
+	cat >"$T/diff.py" <<'PY'
+import sys, numpy as np, msgpack, msgpack_numpy as m
+def tensors(p):
+    fr = list(msgpack.Unpacker(open(p, "rb"), object_hook=m.decode, raw=False, max_buffer_size=0))
+    return {f["name"]: np.asarray(f["data"], np.float64) for f in fr[1:-1]}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+print(" ".join(k for k in a if a[k].shape != b[k].shape or not np.array_equal(a[k], b[k])))
+PY
+	base="--epochs 1 --batch 64 --optimizer sgd --momentum 0 --weight-decay 0 --lr 0.1 --schedule constant"
+	# shellcheck disable=SC2086
+	xfer-train -q --init "$T/lenet3.xs" --freeze pool2 $base "$T/d64.xs" -o "$T/frozen.xs"
+	same "--freeze pool2: conv1, conv2 and bn2 (weights and running statistics: eval mode) stay, fc1-fc3 move" \
+		"fc1.weight fc1.bias fc2.weight fc2.bias fc3.weight fc3.bias" "$("$PY" "$T/diff.py" "$T/frozen.xs" "$T/lenet3.xs")"
+	"$PY" -c 'import numpy as np; np.save("'"$T"'/y3.npy", np.arange(64) % 3)'
+	"$PY" - "$T" <<'PY'
+import sys, numpy as np, msgpack, msgpack_numpy as m
+t = sys.argv[1]
+x = np.concatenate([f["cols"]["x"] for f in msgpack.Unpacker(open(t + "/d64.xs", "rb"), object_hook=m.decode, raw=False) if f["t"] == "batch"])
+np.save(t + "/x64.npy", x)
+PY
+	xfer-pack x="$T/x64.npy" y="$T/y3.npy" -o "$T/three.xs"
+	# shellcheck disable=SC2086
+	xfer-train -q --init "$T/lenet3.xs" --new-head $base "$T/three.xs" -o "$T/newhead.xs"
+	same "--new-head: a 3-class head in place of fc3" "logits [3]" \
+		"$(xfer-embed -m "$T/newhead.xs" --logits "$T/three.xs" | xfer-cat --info | awk '$1 == "logits" {print $1, $3}')"
+	# shellcheck disable=SC2086
+	xfer-train -q --init "$T/lenet3.xs" $base "$T/d64.xs" -o "$T/plain.xs"
+	# shellcheck disable=SC2086
+	xfer-train -q --init "$T/lenet3.xs" --layer-decay 0.5 $base "$T/d64.xs" -o "$T/decayed.xs"
+	same "--layer-decay 0.5: each layer's step is 0.5^k of the plain step (k below the head)" yes "$("$PY" - "$T" <<'PY'
+import sys, numpy as np, msgpack, msgpack_numpy as m
+def tensors(p):
+    fr = list(msgpack.Unpacker(open(p, "rb"), object_hook=m.decode, raw=False, max_buffer_size=0))
+    return {f["name"]: np.asarray(f["data"], np.float64) for f in fr[1:-1]}
+t = sys.argv[1]; w0, a, b = tensors(t + "/lenet3.xs"), tensors(t + "/plain.xs"), tensors(t + "/decayed.xs")
+depth = {"conv1": 4, "conv2": 3, "bn2": 3, "fc1": 2, "fc2": 1, "fc3": 0}
+ok = True
+for k in w0:
+    if "running" in k or k == "conv2.bias":
+        continue
+    want = (a[k] - w0[k]) * 0.5 ** depth[k.split(".")[0]]
+    ok &= np.abs((b[k] - w0[k]) - want).max() <= 1e-4 * np.abs(want).max()
+print("yes" if ok else "no")
+PY
+)"
+	# shellcheck disable=SC2086
+	xfer-train -q --init "$T/lenet3.xs" --reinit 1 --epochs 1 --lr 1e-12 --schedule constant "$T/d64.xs" -o "$T/reinit.xs"
+	same "--reinit 1: the top layer drawn afresh, the rest as they were (lr 1e-12)" "fc3.weight fc3.bias" \
+		"$("$PY" "$T/diff.py" "$T/reinit.xs" "$T/lenet3.xs" | tr ' ' '\n' | grep -v running | while read -r k; do
+			"$PY" -c 'import sys, numpy as np, msgpack, msgpack_numpy as m
+def t(p):
+    fr = list(msgpack.Unpacker(open(p, "rb"), object_hook=m.decode, raw=False)); return {f["name"]: np.asarray(f["data"]) for f in fr[1:-1]}
+a, b = t(sys.argv[1]), t(sys.argv[2]); k = sys.argv[3]
+print(k if np.abs(a[k] - b[k]).max() > 1e-6 * max(np.abs(b[k]).max(), 1) else "")' "$T/reinit.xs" "$T/lenet3.xs" "$k"; done | xargs)"
+	# shellcheck disable=SC2086
+	xfer-train -q --init "$T/lenet3.xs" --sam 0.05 $base "$T/d64.xs" -o "$T/sam.xs"
+	same "--sam: a different step from the plain one" yes \
+		"$([ -n "$("$PY" "$T/diff.py" "$T/sam.xs" "$T/plain.xs")" ] && echo yes || echo no)"
+	expect_fail 2 "--freeze without --init" xfer-train --model mlp --freeze fc1 "$T/tr.xs"
+	expect_fail 2 "--freeze of an unknown node" xfer-train --init "$T/lenet3.xs" --freeze nope "$T/d64.xs"
+	expect_fail 2 "--freeze of the last node leaves nothing to train" xfer-train --init "$T/lenet3.xs" --freeze fc3 "$T/d64.xs"
 else
 	skip_oracle "/usr/bin/python3 with torch is needed for the training steps"
 fi
