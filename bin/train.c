@@ -477,9 +477,20 @@ static void prepare_finetune(const struct train_opts *o, const struct xf_train_d
 		die_err(&err);
 }
 
+/* What the epoch log and the progress bar need. */
+struct fit_view {
+	int epochs;
+	struct prog_progress *bar;
+};
+
+static void show_step(void *ctx, int64_t step)
+{
+	prog_progress_update(((struct fit_view *)ctx)->bar, step);
+}
+
 static void show_epoch(void *ctx, const struct xf_epoch_log *l)
 {
-	const int *epochs = ctx;
+	const int *epochs = &((struct fit_view *)ctx)->epochs;
 
 	if (isnan(l->valid_accuracy))
 		note(1, "epoch %d/%d: loss %.4f, accuracy %.4f, lr %.3g, %.1f s", l->epoch, *epochs, l->loss, l->accuracy,
@@ -507,9 +518,13 @@ static json_t *train_network(struct train_opts *o, const struct xf_train_data *t
 	c = check_network(o, m, tr);
 	f.threads = f.optim.threads = prog_threads(&o->common), f.loss.class_weight = class_weight;
 	f.trainable = trainable, f.lr_scale = lr_scale;
-	f.on_epoch = show_epoch, f.ctx = &f.epochs;
+	struct fit_view view = { f.epochs, prog_progress_start(&o->common, "training steps",
+							    f.epochs * ((tr->set.n + f.batch - 1) / f.batch)) };
+
+	f.on_epoch = show_epoch, f.on_step = show_step, f.ctx = &view;
 	if (xf_fit(m, c, &tr->set, va ? &va->set : NULL, &f, &res, &err) < 0)
 		die("%s: %s", o->input, err.msg);
+	prog_progress_done(view.bar);
 	if (xf_evaluate(m, c, &tr->set, f.batch, f.threads, &loss, &acc, &err) < 0)
 		die("%s: %s", o->input, err.msg);
 	json_t *record = json_pack("{s:s, s:i, s:i, s:s, s:f, s:f, s:f}", "model", o->init ? "init" : o->arch ? "arch" : "mlp",

@@ -24,6 +24,7 @@ static const char *prog_synopsis = "";
 static const char *prog_help = "";
 static int display_level = 1;
 static bool fake_tty;
+static bool progress_on_line;             /* a progress bar is the last thing on stderr's line */
 static int saved_argc;
 static char **saved_argv;
 static char temp_path[PATH_MAX];        /* the -o temporary, removed unless renamed */
@@ -123,6 +124,8 @@ void note(int level, const char *fmt, ...)
 
 	if (level > display_level)
 		return;
+	if (progress_on_line) /* a message starts on a clean line; the bar comes back at its next update */
+		fputs("\r\033[K", stderr), progress_on_line = false;
 	va_start(ap, fmt);
 	vsay(fmt, ap);
 	va_end(ap);
@@ -374,7 +377,7 @@ void prog_progress_update(struct prog_progress *p, int64_t done)
 	if (p->drawn && (now.tv_sec - p->last.tv_sec) * 1000 + (now.tv_nsec - p->last.tv_nsec) / 1000000 < 200)
 		return;
 	p->last = now;
-	p->drawn = true;
+	p->drawn = progress_on_line = true;
 	if (p->total > 0)
 		fprintf(stderr, "\r%s: %s %lld/%lld (%d%%)\033[K", prog_name, p->label, (long long)done,
 			(long long)p->total, (int)(100.0 * done / p->total));
@@ -388,5 +391,6 @@ void prog_progress_done(struct prog_progress *p)
 		return;
 	if (p->drawn)
 		fprintf(stderr, "\r\033[K");
+	progress_on_line = false;
 	free(p);
 }
