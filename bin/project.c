@@ -203,9 +203,7 @@ static void parse_options(int argc, char **argv, struct project_opts *o)
 		default: parse_choice(opt, optarg, &o->p), parse_number(opt, optarg, &o->p), parse_image(opt, optarg, o);
 		}
 	}
-	if (optind < argc - 1)
-		usage_error("one input at a time (got %d)", argc - optind);
-	o->input = optind < argc ? argv[optind] : "-";
+	o->input = prog_single_input(argc, argv);
 	if (!o->image.height && !o->layout && (o->save_layout || o->images_to || o->channels))
 		usage_error("--save-layout, --channels and --images-to go with --image HxW or --layout");
 	if (o->layout && o->save_layout)

@@ -278,9 +278,7 @@ static void parse_options(int argc, char **argv, struct train_opts *o)
 	while ((opt = getopt_long(argc, argv, PROG_COMMON_SHORT, longopts, NULL)) != -1)
 		if (!prog_common_option(opt, optarg, &o->common))
 			parse_option(opt, optarg, o);
-	if (optind < argc - 1)
-		usage_error("one input at a time (got %d)", argc - optind);
-	o->input = optind < argc ? argv[optind] : "-";
+	o->input = prog_single_input(argc, argv);
 	check_options(o);
 }
 

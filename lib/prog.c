@@ -136,6 +136,13 @@ int prog_verbosity(void)
 	return display_level;
 }
 
+const char *prog_single_input(int argc, char **argv)
+{
+	if (optind < argc - 1)
+		usage_error("one input at a time (got %d)", argc - optind);
+	return optind < argc ? argv[optind] : "-";
+}
+
 int64_t prog_parse_int(const char *opt, const char *arg, int64_t min, int64_t max)
 {
 	char *end;

@@ -54,6 +54,8 @@ __attribute__((noreturn)) void die_err(const struct xf_err *err);
 __attribute__((format(printf, 2, 3))) void note(int level, const char *fmt, ...);
 int prog_verbosity(void);
 
+/* The one operand left after the options (argv[optind]), or "-" for none; more is a usage error. */
+const char *prog_single_input(int argc, char **argv);
 /* Strict number parsing for options; exits 2 naming the option on junk or out of range. */
 int64_t prog_parse_int(const char *opt, const char *arg, int64_t min, int64_t max);
 double prog_parse_double(const char *opt, const char *arg);
