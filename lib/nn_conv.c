@@ -1,4 +1,4 @@
-/* nn_conv: conv2d forward by im2col + GEMM, and batchnorm folding; see nn_conv.h. */
+/* nn_conv: conv2d forward by im2col + GEMM (or nn_winograd.c), and batchnorm folding; see nn_conv.h. */
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
@@ -10,6 +10,7 @@
 #include "nn_conv.h"
 #include "nn_gemm.h"
 #include "nn_linear.h"
+#include "nn_winograd.h"
 #include "parallel.h"
 
 /*
@@ -103,6 +104,8 @@ size_t xf_conv2d_packed_size(const struct xf_conv2d *c)
 {
 	int64_t m = c->out_c / c->groups, k = (int64_t)(c->in_c / c->groups) * c->kh * c->kw;
 
+	if (xf_winograd_applies(c))
+		return xf_winograd_packed_size(c);
 	return uses_packing(c) ? xf_nn_gemm_packed_size(m, k) * c->groups : 0;
 }
 
@@ -110,6 +113,10 @@ void xf_conv2d_pack(const struct xf_conv2d *c, float *packed)
 {
 	int64_t m = c->out_c / c->groups, k = (int64_t)(c->in_c / c->groups) * c->kh * c->kw;
 
+	if (xf_winograd_applies(c)) {
+		xf_winograd_pack(c, packed);
+		return;
+	}
 	if (!uses_packing(c))
 		return;
 	for (int g = 0; g < c->groups; g++)
@@ -172,6 +179,8 @@ size_t xf_conv2d_scratch_size(const struct xf_conv2d *c, int h, int w, int64_t b
 {
 	struct plan p;
 
+	if (xf_winograd_applies(c))
+		return xf_winograd_scratch_size(c, h, w, batch, threads);
 	if (make_plan(c, h, w, batch, threads, &p, NULL) < 0)
 		return 0;
 	return (size_t)(p.packed_floats + (p.col_floats + p.out_floats) * p.workers);
@@ -454,6 +463,8 @@ int xf_conv2d_forward(const struct xf_conv2d *c, const float *x, int64_t batch, 
 	struct conv_job job = { c, &p, x, batch, h, w, y, c->packed, scratch, 0 };
 	int blas_threads;
 
+	if (xf_winograd_applies(c))
+		return xf_winograd_forward(c, x, batch, h, w, y, scratch, threads, err);
 	if (make_plan(c, h, w, batch, threads, &p, err) < 0)
 		return -1;
 	if (batch <= 0)

@@ -19,6 +19,13 @@
  * CPU has AVX2 and FMA, else OpenBLAS SGEMM. Convolutions with one output channel per group
  * (depthwise) run direct loops instead.
  *
+ * With the AVX2 kernel, 3x3 convolutions of stride 1, dilation 1, one group, padding up to 2
+ * and at least 8 input channels (xf_winograd_applies) run Winograd's F(2x2, 3x3) instead,
+ * nn_winograd.h, with the same API: xf_conv2d_packed_size, xf_conv2d_pack and
+ * xf_conv2d_scratch_size then give its transformed weights and its scratch. It does 2.25
+ * times fewer multiplications, and rounds differently from im2col (about 1e-6 relative to
+ * the largest output). xf_winograd_set_enabled(false) turns it off, e.g. to compare.
+ *
  * Threads: work items are shared by `threads` workers (0 or less: all cores), each with
  * its own slice of scratch. With SGEMM, fewer than two items per thread (batch 1 on small
  * images) run one at a time with OpenBLAS using `threads` threads; OpenBLAS's thread count
@@ -75,7 +82,8 @@ size_t xf_conv2d_packed_size(const struct xf_conv2d *c);
 /*
  * Pack c->weight for the kernel in effect into `packed` (xf_conv2d_packed_size floats), so
  * that a model run many times packs once: set c->packed to it afterwards. Repack if the
- * weight changes or the kernel is switched with xf_nn_set_kernel.
+ * weight changes, the kernel is switched with xf_nn_set_kernel or Winograd with
+ * xf_winograd_set_enabled.
  */
 void xf_conv2d_pack(const struct xf_conv2d *c, float *packed);
 

@@ -18,7 +18,10 @@ PY=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/xfer-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 make -s -C "$top" >/dev/null
-arch=$top/pipelines/arch/lenet5.json
+# LeNet-5 with 5 outputs: label mapping needs predictions over exactly the source classes.
+arch=$work/lenet5-5.json
+"$PY" -c 'import json, sys; a = json.load(open(sys.argv[1])); a["tensors"]["fc3.weight"] = [5, 84]; a["tensors"]["fc3.bias"] = [5]
+json.dump(a, open(sys.argv[2], "w"))' "$top/pipelines/arch/lenet5.json" "$arch"
 
 "$PY" - "$top/data/mnist10k.xs.zst" "$work" <<'PY'
 import io, sys, subprocess, numpy as np, msgpack, msgpack_numpy as m
