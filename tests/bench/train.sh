@@ -6,7 +6,7 @@
 #     program, reading and writing included; scikit-learn: fit only) and test accuracy;
 #  2. an MLP 784-512-256-10 (ReLU) and  3. LeNet-5 (pipelines/arch/lenet5.json) against the
 #     same networks in PyTorch (torch.nn, the same schedule; OpenBLAS at one thread under
-#     torch's own threads, its fastest setting here): AdamW (lr 1e-3, weight
+#     torch's own threads, its fastest setting here): AdamW (lr 1e-3; LeNet 2e-3; weight
 #     decay 0.01 on weights), batch 64, cosine annealing per step, shuffled every epoch, for E
 #     epochs; time per epoch (xfer: from its log; torch: the training loop only) and test
 #     accuracy after the last epoch.
@@ -48,7 +48,7 @@ else:
                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
 X = torch.from_numpy(x.reshape(len(x), 1, 28, 28)); Y = torch.from_numpy(y)
 decay = [p for p in net.parameters() if p.dim() > 1]; rest = [p for p in net.parameters() if p.dim() <= 1]
-opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}], lr=1e-3)
+opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}], lr=1e-3 if what == "mlp" else 2e-3)
 steps = epochs * ((len(x) + 63) // 64)
 sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + np.cos(np.pi * s / steps)))
 loss_fn = nn.CrossEntropyLoss(); g = torch.Generator().manual_seed(0)
@@ -77,7 +77,7 @@ set -- $("$PY" "$work/peers.py" sklearn "$work" 0 "$threads")
 echo "$start $end $1 $xacc $2" | awk '{ x = $2 - $1; printf "%-34s %10.2f %10.2f %6.2fx %10s %10s\n", "softmax regression vs scikit-learn", x, $3, $3 / x, $4, $5 }'
 for net in mlp lenet; do
 	model="--model mlp --hidden 512,256"
-	[ "$net" = lenet ] && model="--model $top/pipelines/arch/lenet5.json"
+	[ "$net" = lenet ] && model="--model $top/pipelines/arch/lenet5.json --lr 0.002"
 	# shellcheck disable=SC2086
 	xfer-train -j "$threads" $model --epochs "$epochs" --valid "$work/test.xs" "$work/train.xs" -o "$work/$net.xs" 2>"$work/$net.log"
 	xsecs=$(awk '/^xfer-train: epoch/ { for (i = 1; i <= NF; i++) if ($i == "s") t += $(i - 1) } END { print t }' "$work/$net.log")
