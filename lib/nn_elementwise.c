@@ -231,8 +231,7 @@ struct batchnorm_job {
 	float *y;
 };
 
-/* y[0..n) = x[0..n) scale + shift, in fixed blocks as relu_range. */
-static void scale_shift(const float *x, float *y, int64_t n, float scale, float shift)
+void xf_scale_shift(const float *x, float *y, int64_t n, float scale, float shift)
 {
 	int64_t i = 0;
 
@@ -261,7 +260,7 @@ static void batchnorm_chunk(void *ctx, int64_t begin, int64_t end)
 		const float *x = job->x + t * job->inner;
 		float *y = job->y + t * job->inner;
 
-		scale_shift(x, y, job->inner, scale, shift);
+		xf_scale_shift(x, y, job->inner, scale, shift);
 	}
 }
 

@@ -69,6 +69,9 @@ struct xf_batchnorm {
 	double eps;                  /* added to the variance, > 0 */
 };
 
+/* y[0..n) = x[0..n) scale + shift in float (y may be x): batchnorm's per-channel step. */
+void xf_scale_shift(const float *x, float *y, int64_t n, float scale, float shift);
+
 /*
  * y = (x - mean) / sqrt(var + eps) weight + bias per channel, for x [batch, c, inner] (inner =
  * prod(s[1:]), 1 for BatchNorm1d on [C]); the per-channel scale and shift are computed in

@@ -13,7 +13,6 @@
 
 #define MIN_CHUNK 16384   /* elements per worker: below that, starting a thread costs more than it saves */
 #define LN_COLS 64        /* layernorm parameter columns summed together: 256 contiguous bytes of each row */
-#define LANES 16          /* floats per fixed-size block in scale_shift */
 
 static int64_t per_chunk(int64_t elems_per_item)
 {
@@ -173,23 +172,6 @@ static void bn_stats(const struct bn_job *job, int64_t ch, double *mean, double 
 	*mean = m, *var = v / n;
 }
 
-/* y[0..n) = x[0..n) scale + shift, in fixed blocks as nn_elementwise.c (y may be x). */
-static void scale_shift(const float *x, float *y, int64_t n, float scale, float shift)
-{
-	int64_t i = 0;
-
-	for (; i + LANES <= n; i += LANES) {
-		float t[LANES];
-
-		memcpy(t, x + i, sizeof(t));
-		for (int k = 0; k < LANES; k++)
-			t[k] = t[k] * scale + shift;
-		memcpy(y + i, t, sizeof(t));
-	}
-	for (; i < n; i++)
-		y[i] = x[i] * scale + shift;
-}
-
 /*
  * Channels [begin, end): statistics, y as the inference forward (scale and shift in double,
  * applied in float, as torch's CPU kernel), the saved statistics and the running ones.
@@ -213,7 +195,7 @@ static void bn_forward_chunk(void *ctx, int64_t begin, int64_t end)
 		for (int64_t b = 0; b < job->batch; b++) {
 			int64_t off = (b * bn->c + ch) * job->inner;
 
-			scale_shift(job->x + off, job->y + off, job->inner, (float)scale, shift);
+			xf_scale_shift(job->x + off, job->y + off, job->inner, (float)scale, shift);
 		}
 		if (job->save_mean)
 			job->save_mean[ch] = (float)mean;
