@@ -126,13 +126,46 @@ static void avg_plane(const struct pool_job *job, const float *dy, float *dx)
 	}
 }
 
+/*
+ * max_plane for the common 2x2, stride 2, unpadded window (LeNet's, VGG's), where every window
+ * lies inside the plane: the same choice (first NaN, else the first maximum in row-major
+ * window order) without the general window arithmetic.
+ */
+static void max_plane_2x2(const struct pool_job *job, const float *x, const float *dy, float *dx)
+{
+	int64_t w = job->w;
+
+	for (int oy = 0; oy < job->oh; oy++)
+		for (int ox = 0; ox < job->ow; ox++) {
+			int64_t i = (int64_t)2 * oy * w + 2 * ox, cand[4] = { i, i + 1, i + w, i + w + 1 }, best = i;
+
+			for (int k = 0; k < 4; k++) {
+				if (isnan(x[cand[k]])) {
+					best = cand[k];
+					break;
+				}
+				if (x[cand[k]] > x[best])
+					best = cand[k];
+			}
+			dx[best] += dy[(int64_t)oy * job->ow + ox];
+		}
+}
+
+static bool is_2x2(const struct xf_pool2d *p)
+{
+	return p->kh == 2 && p->kw == 2 && p->stride[0] == 2 && p->stride[1] == 2 && !p->pad[0] && !p->pad[1];
+}
+
 static void max_chunk(void *ctx, int64_t begin, int64_t end)
 {
 	const struct pool_job *job = ctx;
 	int64_t in = (int64_t)job->h * job->w, out = (int64_t)job->oh * job->ow;
 
 	for (int64_t t = begin; t < end; t++)
-		max_plane(job, job->x + t * in, job->dy + t * out, job->dx + t * in);
+		if (is_2x2(job->p))
+			max_plane_2x2(job, job->x + t * in, job->dy + t * out, job->dx + t * in);
+		else
+			max_plane(job, job->x + t * in, job->dy + t * out, job->dx + t * in);
 }
 
 static void avg_chunk(void *ctx, int64_t begin, int64_t end)
