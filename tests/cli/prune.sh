@@ -56,8 +56,8 @@ same "the summary on stderr" "xfer-prune: random: kept 5 of 12 rows (41.7%)" "$(
 same "random --keep 0.5 --per-class: half of each class (round half to even: 2 of 3)" "2 2 2 2" \
 	"$(xfer-prune -q --method random --keep 0.5 --per-class "$T/src.xs" | ids y | tr ' ' '\n' | sort | uniq -c | awk '{printf "%s ", $1}' | sed 's/ $//')"
 for m in kcenter herding moderate codebook; do
-	n=$(xfer-prune -q --method "$m" --keep 6 --clusters 2 "$T/src.xs" | ids | wc -w)
-	same "$m --keep 6 through the program: 6 rows" 6 "$n"
+	rows=$(xfer-prune -q --method "$m" --keep 6 --clusters 2 "$T/src.xs" | ids | wc -w)
+	same "$m --keep 6 through the program: 6 rows" 6 "$rows"
 done
 
 same "codebook, mini-batch k-means, 4 clusters of 3: ceil(0.5 x 3) = 2 rows each" 8 \
