@@ -15,33 +15,15 @@
 
 #include "nn_conv.h"
 #include "nn_conv_grad.h"
+#include "nn-helpers.h"
 #include "tap.h"
 
 #define REL_TOL 1e-5
 #define FD_TOL 2e-3     /* of the largest gradient entry; float rounding in L gives about 1e-4 */
 #define FD_EPS 1e-3
 #define FD_ENTRIES 40   /* entries checked per tensor, spread over it */
-#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* ---- helpers ---- */
-
-static uint64_t rng_state = 88172645463325252ULL;
-
-/* Uniform in [-1, 1), from xorshift64. */
-static double urand(void)
-{
-	rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
-	return (double)(rng_state >> 11) / 4503599627370496.0 - 1.0;
-}
-
-static float *random_floats(int64_t n, double scale)
-{
-	float *a = malloc((n > 0 ? n : 1) * sizeof(float));
-
-	for (int64_t i = 0; i < n; i++)
-		a[i] = (float)(scale * urand());
-	return a;
-}
 
 static float *copy_floats(const float *a, int64_t n)
 {
@@ -49,29 +31,6 @@ static float *copy_floats(const float *a, int64_t n)
 
 	memcpy(b, a, n * sizeof(float));
 	return b;
-}
-
-static double *doubles(int64_t n)
-{
-	return calloc(n > 0 ? n : 1, sizeof(double));
-}
-
-static bool same_bits(const float *a, const float *b, int64_t n)
-{
-	return !memcmp(a, b, n * sizeof(float));
-}
-
-static double rel_error(const float *got, const double *ref, int64_t n)
-{
-	double num = 0, den = 0;
-
-	for (int64_t i = 0; i < n; i++) {
-		double d = fabs((double)got[i] - ref[i]);
-
-		num = d > num || isnan(d) ? d : num;
-		den = fmax(den, fabs(ref[i]));
-	}
-	return den > 0 ? num / den : num;
 }
 
 static double worst_ref, worst_fd;   /* over every check, reported at the end */
@@ -145,10 +104,10 @@ static bool setup(const struct grad_case *k, struct grad_data *d)
 	d->n_x = k->batch * k->in_c * k->h * k->w;
 	d->n_w = (int64_t)k->out_c * (k->in_c / k->groups) * k->kh * k->kw;
 	d->n_y = k->batch * k->out_c * d->oh * d->ow;
-	d->x = random_floats(d->n_x, 1);
-	d->wt = random_floats(d->n_w, 0.5);
-	d->bias = random_floats(k->out_c, 1);
-	d->dy = random_floats(d->n_y, 1);
+	d->x = random_floats(d->n_x, 1, 0);
+	d->wt = random_floats(d->n_w, 0.5, 0);
+	d->bias = random_floats(k->out_c, 1, 0);
+	d->dy = random_floats(d->n_y, 1, 0);
 	d->c.weight = d->wt, d->c.bias = k->bias ? d->bias : NULL;
 	return true;
 }
@@ -225,7 +184,7 @@ static void test_against_definition(const struct grad_data *d)
 	int out_c = d->c.out_c;
 	double *gx = doubles(d->n_x), *gw = doubles(d->n_w), *gb = doubles(out_c);
 	double *rx = doubles(d->n_x), *rw = doubles(d->n_w), *rb = doubles(out_c);
-	float *x0 = random_floats(d->n_x, 1), *w0 = random_floats(d->n_w, 1), *b0 = random_floats(out_c, 1);
+	float *x0 = random_floats(d->n_x, 1, 0), *w0 = random_floats(d->n_w, 1, 0), *b0 = random_floats(out_c, 1, 0);
 	float *dx = copy_floats(x0, d->n_x), *dw = copy_floats(w0, d->n_w), *db = copy_floats(b0, out_c);
 	float *dx2, *dw2, *db2;
 	bool same = true;

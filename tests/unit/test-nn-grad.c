@@ -15,33 +15,15 @@
 
 #include "nn_grad.h"
 #include "nn_shape.h"
+#include "nn-helpers.h"
 #include "tap.h"
 
 #define FD_STEP 1e-3   /* finite-difference step, relative to max(|v|, 1) */
 #define FD_TOL 2e-3    /* max |analytic - finite difference| / max |finite difference| */
 #define ACC_TOL 1e-6   /* accumulation: max |got - want| / max |want| (float rounding of repeated adds) */
 #define REF_TOL 1e-5   /* linear against its double reference, normwise */
-#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* ---- helpers ---- */
-
-static uint64_t rng_state = 88172645463325252ULL;
-
-/* Uniform in [-1, 1), from xorshift64. */
-static double urand(void)
-{
-	rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
-	return (double)(rng_state >> 11) / 4503599627370496.0 - 1.0;
-}
-
-static float *random_floats(int64_t n, double scale, double offset)
-{
-	float *a = malloc((n > 0 ? n : 1) * sizeof(float));
-
-	for (int64_t i = 0; i < n; i++)
-		a[i] = (float)(offset + scale * urand());
-	return a;
-}
 
 static float *zeros(int64_t n)
 {
@@ -71,11 +53,6 @@ static float *spaced_floats(int64_t n)
 		a[i] = a[j], a[j] = t;
 	}
 	return a;
-}
-
-static int same_bits(const float *a, const float *b, int64_t n)
-{
-	return !memcmp(a, b, n * sizeof(float));
 }
 
 /* max |got - want| / max |want| (NaN if any difference is NaN). */

@@ -18,76 +18,10 @@
 #include "nn_conv.h"
 #include "nn_gemm.h"
 #include "nn_winograd.h"
+#include "nn-helpers.h"
 #include "tap.h"
 
 #define REL_TOL 1e-5
-#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-/* Uniform in [-1, 1), from xorshift64. */
-static double urand(void)
-{
-	rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
-	return (double)(rng_state >> 11) / 4503599627370496.0 - 1.0;
-}
-
-static float *random_floats(int64_t n, double scale, double offset)
-{
-	float *a = malloc((n > 0 ? n : 1) * sizeof(float));
-
-	for (int64_t i = 0; i < n; i++)
-		a[i] = (float)(offset + scale * urand());
-	return a;
-}
-
-static int same_bits(const float *a, const float *b, int64_t n)
-{
-	return !memcmp(a, b, n * sizeof(float));
-}
-
-/* Output (b, o, oy, ox) of c on x [batch, in_c, h, w], from the definition of cross-correlation, in double. */
-static double ref_conv_at(const struct xf_conv2d *c, const float *x, int h, int w, int64_t b, int o, int oy, int ox)
-{
-	int cg = c->in_c / c->groups, g = o / (c->out_c / c->groups);
-	double s = c->bias ? c->bias[o] : 0;
-
-	for (int ci = 0; ci < cg; ci++)
-		for (int i = 0; i < c->kh; i++)
-			for (int j = 0; j < c->kw; j++) {
-				int iy = oy * c->stride[0] - c->pad[0] + i * c->dilation[0];
-				int ix = ox * c->stride[1] - c->pad[1] + j * c->dilation[1];
-
-				if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-					continue;
-				s += (double)c->weight[((int64_t)(o * cg + ci) * c->kh + i) * c->kw + j] *
-				     x[((b * c->in_c + g * cg + ci) * h + iy) * w + ix];
-			}
-	return s;
-}
-
-static void ref_conv(const struct xf_conv2d *c, const float *x, int64_t batch, int h, int w, int oh, int ow,
-		     double *y)
-{
-	for (int64_t b = 0; b < batch; b++)
-		for (int o = 0; o < c->out_c; o++)
-			for (int oy = 0; oy < oh; oy++)
-				for (int ox = 0; ox < ow; ox++)
-					*y++ = ref_conv_at(c, x, h, w, b, o, oy, ox);
-}
-
-static double rel_error(const float *got, const double *ref, int64_t n)
-{
-	double num = 0, den = 0;
-
-	for (int64_t i = 0; i < n; i++) {
-		double d = fabs((double)got[i] - ref[i]);
-
-		num = d > num || isnan(d) ? d : num;
-		den = fmax(den, fabs(ref[i]));
-	}
-	return den > 0 ? num / den : num;
-}
 
 /* Forward through nn_conv.h with scratch of exactly the size asked for; y starts as NaN. */
 static int run_conv(const struct xf_conv2d *c, const float *x, int64_t batch, int h, int w, float *y,
@@ -375,6 +309,7 @@ static void time_layer(int in_c, int size, int threads)
 
 int main(void)
 {
+	rng_state = 0x9e3779b97f4a7c15ULL;
 	if (xf_nn_gemm_kernel() == XF_NN_KERNEL_AVX2) {
 		test_sizes();
 		test_channels();
