@@ -1,7 +1,8 @@
 /*
  * xfer-train: fit a model on a samples stream and write it as a model stream that xfer-embed
- * runs: linear heads (softmax regression by L-BFGS, closed-form ridge), MLPs, networks from an
- * architecture file, or further training of a model (--init). See xfer-train(1).
+ * runs: linear heads (softmax regression by L-BFGS, closed-form ridge), kernel ridge regression,
+ * MLPs, networks from an architecture file, or further training of a model (--init). See
+ * xfer-train(1).
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,12 +15,14 @@
 #include "mlp.h"
 #include "prog.h"
 #include "train_data.h"
+#include "train_kernel.h"
 #include "train_linear.h"
 
 static const char synopsis[] =
-	"usage: xfer-train [--model softmax|ridge|mlp|ARCH.json] [--init MODEL] [--field NAME]\n"
+	"usage: xfer-train [--model softmax|ridge|krr|mlp|ARCH.json] [--init MODEL] [--field NAME]\n"
 	"                  [--labels NAME] [--valid FILE | --valid-split F] [--class-weight none|balanced]\n"
 	"                  [--l2 L] [--max-iter N] [--tol T]\n"
+	"                  [--kernel linear|rbf|poly] [--gamma G] [--degree D] [--coef0 C]\n"
 	"                  [--hidden N,...] [--activation relu|gelu] [--dropout P]\n"
 	"                  [--epochs N] [--batch N] [--optimizer sgd|adamw] [--lr R] [--momentum M]\n"
 	"                  [--nesterov] [--weight-decay W] [--warmup E] [--schedule cosine|constant]\n"
@@ -36,6 +39,8 @@ static const char help_tail[] =
 	"Models:\n"
 	"      --model softmax   multinomial logistic regression with an L2 penalty, by L-BFGS (default)\n"
 	"      --model ridge     least squares on one-hot targets, closed form (N x N or D x D system)\n"
+	"      --model krr       kernel ridge regression on one-hot targets, no intercept, as scikit-learn's\n"
+	"                        KernelRidge (N x N system in double: N at most 16384, 8 N^2 bytes)\n"
 	"      --model mlp       a multilayer perceptron (--hidden, --activation, --dropout)\n"
 	"      --model ARCH.json a network from an architecture file: {\"graph\": ..., \"tensors\":\n"
 	"                        {NAME: SHAPE}} (the model graph of the stream format), initialised\n"
@@ -44,9 +49,15 @@ static const char help_tail[] =
 	"Linear heads:\n"
 	"      --l2 L            softmax: (L/2)||W||^2 added to the mean cross-entropy (default 1/N,\n"
 	"                        scikit-learn's C = 1; C = 1/(L N)); ridge: L ||W||^2 with the bias\n"
-	"                        (default 1e-6 times the trace of the Gram matrix of [x 1], KRR-ST's)\n"
+	"                        (default 1e-6 times the trace of the Gram matrix of [x 1], KRR-ST's);\n"
+	"                        krr: alpha in (K + alpha I) A = Y (default 1, scikit-learn's)\n"
 	"      --max-iter N      L-BFGS iterations at most (default 1000)\n"
 	"      --tol T           stop when no gradient entry exceeds T (default 1e-5)\n"
+	"Kernel ridge (--model krr):\n"
+	"      --kernel K        rbf: exp(-G ||x - c||^2) (default); poly: (G x.c + C)^D; linear: x.c\n"
+	"      --gamma G         rbf, poly: G > 0 (default 1/D for D features, scikit-learn's)\n"
+	"      --degree D        poly: the exponent, D >= 1 (default 3)\n"
+	"      --coef0 C         poly: the offset (default 1)\n"
 	"Networks (mini-batch training; PyTorch's update rules):\n"
 	"      --hidden N,...    hidden layer widths of the MLP (default 256)\n"
 	"      --activation A    relu (default) or gelu\n"
@@ -86,6 +97,7 @@ static const char help_tail[] =
 	"Examples:\n"
 	"  xfer-train train.xs -o head.xs && xfer-embed -m head.xs --probs test.xs -o pred.xs\n"
 	"  xfer-train --model ridge --field x.fc1 features.xs -o ridge.xs\n"
+	"  xfer-train --model krr --kernel rbf --gamma 0.02 --l2 0.1 digits.xs -o krr.xs\n"
 	"  xfer-train --model mlp --hidden 512,256 --epochs 20 --valid-split 0.1 digits.xs -o mlp.xs\n"
 	"  xfer-train --model lenet.json --optimizer sgd --lr 0.05 --epochs 5 digits.xs -o lenet.xs\n"
 	"  xfer-train --model mlp --teacher probs.a --teacher probs.b:2 feats.xs -o student.xs\n"
@@ -95,9 +107,9 @@ enum { OPT_MODEL = PROG_OPT_FIRST_FREE, OPT_INIT, OPT_FIELD, OPT_LABELS, OPT_VAL
        OPT_L2, OPT_MAX_ITER, OPT_TOL, OPT_HIDDEN, OPT_ACTIVATION, OPT_DROPOUT, OPT_EPOCHS, OPT_BATCH, OPT_OPTIMIZER,
        OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_WEIGHT_DECAY, OPT_WARMUP, OPT_SCHEDULE, OPT_LABEL_SMOOTHING,
        OPT_PATIENCE, OPT_TEACHER, OPT_TEMPERATURE, OPT_ALPHA, OPT_SEED, OPT_SAM, OPT_NEW_HEAD, OPT_FREEZE,
-       OPT_LAYER_DECAY, OPT_REINIT };
+       OPT_LAYER_DECAY, OPT_REINIT, OPT_KERNEL, OPT_GAMMA, OPT_DEGREE, OPT_COEF0 };
 
-enum model_kind { MODEL_SOFTMAX, MODEL_RIDGE, MODEL_MLP, MODEL_ARCH };
+enum model_kind { MODEL_SOFTMAX, MODEL_RIDGE, MODEL_KRR, MODEL_MLP, MODEL_ARCH };
 
 struct train_opts {
 	struct prog_common common;
@@ -107,6 +119,8 @@ struct train_opts {
 	bool balanced;
 	double l2;                    /* < 0: the default */
 	struct xf_lbfgs_opts lbfgs;
+	struct xf_krr_opts krr;       /* kernel options; gamma only with --gamma (else 1/D); alpha, threads at the fit */
+	bool kernel_set, gamma_set, degree_set, coef0_set;
 	int64_t hidden[XF_MLP_MAX_LAYERS];
 	int n_hidden;
 	bool gelu;
@@ -167,14 +181,47 @@ static int choose(const char *opt, const char *arg, const char *a, const char *b
 
 static void parse_model(const char *arg, struct train_opts *o)
 {
+	static const char *const names[] = { [MODEL_SOFTMAX] = "softmax", [MODEL_RIDGE] = "ridge", [MODEL_KRR] = "krr",
+					     [MODEL_MLP] = "mlp" };
 	size_t n = strlen(arg);
 
-	if (!strcmp(arg, "softmax") || !strcmp(arg, "ridge") || !strcmp(arg, "mlp"))
-		o->kind = !strcmp(arg, "softmax") ? MODEL_SOFTMAX : !strcmp(arg, "ridge") ? MODEL_RIDGE : MODEL_MLP;
-	else if (n > 5 && !strcmp(arg + n - 5, ".json"))
+	for (int k = MODEL_SOFTMAX; k <= MODEL_MLP; k++)
+		if (!strcmp(arg, names[k])) {
+			o->kind = (enum model_kind)k;
+			return;
+		}
+	if (n > 5 && !strcmp(arg + n - 5, ".json"))
 		o->kind = MODEL_ARCH, o->arch = arg;
 	else
-		usage_error("--model: softmax, ridge, mlp or an architecture file ending in .json");
+		usage_error("--model: softmax, ridge, krr, mlp or an architecture file ending in .json");
+}
+
+/* --kernel, --gamma, --degree, --coef0; which of them apply is checked with the kernel known. */
+static void parse_kernel_option(int opt, const char *arg, struct train_opts *o)
+{
+	struct xf_krr_opts *k = &o->krr;
+
+	switch (opt) {
+	case OPT_KERNEL:
+		if (xf_kernel_fn_parse(arg, &k->fn) < 0)
+			usage_error("--kernel: '%s' is not linear, rbf or poly", arg);
+		o->kernel_set = true;
+		break;
+	case OPT_GAMMA:
+		k->gamma = prog_parse_double("--gamma", arg);
+		if (!(k->gamma > 0) || !isfinite(k->gamma))
+			usage_error("--gamma: '%s' is not a positive number", arg);
+		o->gamma_set = true;
+		break;
+	case OPT_DEGREE:
+		k->degree = prog_parse_int("--degree", arg, 1, 1 << 20);
+		o->degree_set = true;
+		break;
+	case OPT_COEF0:
+		k->coef0 = number("--coef0", arg, -1e300, 1e300);
+		o->coef0_set = true;
+		break;
+	}
 }
 
 static void parse_net_option(int opt, char *arg, struct train_opts *o)
@@ -221,17 +268,32 @@ static void parse_option(int opt, char *arg, struct train_opts *o)
 	case OPT_L2: o->l2 = number("--l2", arg, 0, 1e300); break;
 	case OPT_MAX_ITER: o->lbfgs.max_iter = (int)prog_parse_int("--max-iter", arg, 0, 1 << 24); break;
 	case OPT_TOL: o->lbfgs.gtol = number("--tol", arg, 0, 1e300); break;
+	case OPT_KERNEL: case OPT_GAMMA: case OPT_DEGREE: case OPT_COEF0: parse_kernel_option(opt, arg, o); break;
 	default: parse_net_option(opt, arg, o);
 	}
 }
 
+/* The kernel options go with --model krr, and each with a kernel that uses it (as the graph's attrs). */
+static void check_kernel_options(const struct train_opts *o)
+{
+	enum xf_kernel_fn fn = o->krr.fn;
+
+	if (o->kind != MODEL_KRR && (o->kernel_set || o->gamma_set || o->degree_set || o->coef0_set))
+		usage_error("--kernel, --gamma, --degree and --coef0 are for --model krr");
+	if (o->gamma_set && fn == XF_KERNEL_LINEAR)
+		usage_error("--gamma does not apply to --kernel linear");
+	if ((o->degree_set || o->coef0_set) && fn != XF_KERNEL_POLY)
+		usage_error("--degree and --coef0 apply to --kernel poly only");
+}
+
 static void check_options(struct train_opts *o)
 {
-	bool linear = o->kind == MODEL_SOFTMAX || o->kind == MODEL_RIDGE;
+	bool linear = o->kind == MODEL_SOFTMAX || o->kind == MODEL_RIDGE || o->kind == MODEL_KRR;
 
 	if (o->valid && o->valid_split > 0)
 		usage_error("--valid and --valid-split: one of them");
-	if (o->init && (o->kind == MODEL_RIDGE || o->kind == MODEL_ARCH || o->n_hidden))
+	check_kernel_options(o);
+	if (o->init && (o->kind == MODEL_RIDGE || o->kind == MODEL_KRR || o->kind == MODEL_ARCH || o->n_hidden))
 		usage_error("--init trains the given model; --model and --hidden do not go with it");
 	if ((o->new_head || o->freeze || o->layer_decay > 0 || o->reinit) && !o->init)
 		usage_error("--new-head, --freeze, --layer-decay and --reinit fine-tune an --init model");
@@ -239,8 +301,8 @@ static void check_options(struct train_opts *o)
 		o->kind = MODEL_MLP, linear = false;
 	if (linear && (o->teachers.n || o->fit.dropout > 0 || o->n_hidden || o->fit.sam_rho > 0))
 		usage_error("--teacher, --dropout, --hidden and --sam are for networks (--model mlp, ARCH.json, --init)");
-	if (o->balanced && o->kind == MODEL_RIDGE)
-		usage_error("--class-weight does not go with --model ridge");
+	if (o->balanced && (o->kind == MODEL_RIDGE || o->kind == MODEL_KRR))
+		usage_error("--class-weight does not go with --model %s", o->kind == MODEL_KRR ? "krr" : "ridge");
 	if (o->fit.lr < 0)
 		o->fit.lr = o->fit.optim.kind == XF_OPTIM_ADAMW ? 1e-3 : 0.05;
 	if (o->fit.optim.weight_decay < 0)
@@ -271,6 +333,8 @@ static void parse_options(int argc, char **argv, struct train_opts *o)
 		{ "seed", required_argument, NULL, OPT_SEED }, { "sam", required_argument, NULL, OPT_SAM },
 		{ "new-head", no_argument, NULL, OPT_NEW_HEAD }, { "freeze", required_argument, NULL, OPT_FREEZE },
 		{ "layer-decay", required_argument, NULL, OPT_LAYER_DECAY }, { "reinit", required_argument, NULL, OPT_REINIT },
+		{ "kernel", required_argument, NULL, OPT_KERNEL }, { "gamma", required_argument, NULL, OPT_GAMMA },
+		{ "degree", required_argument, NULL, OPT_DEGREE }, { "coef0", required_argument, NULL, OPT_COEF0 },
 		{ NULL, 0, NULL, 0 }
 	};
 	int opt;
@@ -408,6 +472,53 @@ static json_t *train_head(struct train_opts *o, const struct xf_train_data *tr, 
 	for (int k = 0; k < c; k++)
 		m->weights[1][k] = (float)b[k];
 	free(w), free(b);
+	return record;
+}
+
+/* ---- kernel ridge regression ---- */
+
+/* The settings of the fit, for the model's record. */
+static json_t *krr_record(const struct xf_krr_opts *k)
+{
+	json_t *r = json_pack("{s:s, s:s, s:f}", "model", "krr", "kernel", xf_kernel_fn_name(k->fn), "l2", k->alpha);
+
+	if (k->fn != XF_KERNEL_LINEAR)
+		json_object_set_new(r, "gamma", json_real(k->gamma));
+	if (k->fn == XF_KERNEL_POLY) {
+		json_object_set_new(r, "degree", json_integer(k->degree));
+		json_object_set_new(r, "coef0", json_real(k->coef0));
+	}
+	return r;
+}
+
+/* Fit on every row (the kernel node keeps them all as centers); validation through the model itself. */
+static json_t *train_krr(struct train_opts *o, const struct xf_train_data *tr, const struct xf_train_data *va,
+			 struct xf_model *m)
+{
+	struct xf_err err = XF_ERR_INIT;
+	const struct xf_dataset *s = &tr->set;
+	struct xf_krr_opts k = o->krr;
+	double *dual, loss, acc;
+	json_t *record;
+
+	k.gamma = k.fn == XF_KERNEL_LINEAR ? 0 : o->gamma_set ? k.gamma : 1.0 / (double)s->count;
+	k.alpha = o->l2 < 0 ? 1 : o->l2;
+	k.threads = prog_threads(&o->common);
+	if (xf_krr_check(s->n, s->count, &err) < 0)
+		die("%s: %s", o->input, err.msg);
+	if (!(dual = malloc((size_t)(s->n * tr->classes) * sizeof(double) + 1)))
+		die("out of memory");
+	if (xf_krr_fit(s->x, s->y, s->n, s->count, tr->classes, &k, dual, &err) < 0)
+		die("%s: %s", o->input, err.msg);
+	record = krr_record(&k);
+	add_accuracy(record, "train_accuracy", xf_krr_train_accuracy(s->y, s->n, tr->classes, k.alpha, dual), "train");
+	if (xf_krr_build(tr->ndim, tr->shape, s->x, s->n, tr->classes, &k, dual, m, &err) < 0)
+		die_err(&err);
+	free(dual);
+	if (va && xf_evaluate(m, tr->classes, &va->set, 256, k.threads, &loss, &acc, &err) < 0)
+		die("%s: %s", o->valid ? o->valid : o->input, err.msg);
+	if (va)
+		add_accuracy(record, "valid_accuracy", acc, "valid");
 	return record;
 }
 
@@ -569,6 +680,8 @@ static void run(struct train_opts *o, struct prog_output *out)
 	class_weight = o->balanced ? balanced_weights(&tr) : NULL;
 	if (o->kind == MODEL_SOFTMAX || o->kind == MODEL_RIDGE)
 		record = train_head(o, &tr, va, class_weight, &m);
+	else if (o->kind == MODEL_KRR)
+		record = train_krr(o, &tr, va, &m);
 	else
 		record = train_network(o, &tr, va, class_weight, &m);
 	set_meta(&m, &tr, record);
@@ -585,6 +698,7 @@ int main(int argc, char **argv)
 {
 	static char help[sizeof(synopsis) + sizeof(help_tail)];
 	struct train_opts o = { .common = PROG_COMMON_INIT, .kind = MODEL_SOFTMAX, .l2 = -1, .lbfgs = XF_LBFGS_OPTS_INIT,
+				.krr = { .fn = XF_KERNEL_RBF, .degree = 3, .coef0 = 1 },
 				.fit = { .epochs = 10, .batch = 64, .lr = -1, .optim = XF_OPTIM_OPTS_INIT, .cosine = true,
 					 .loss = { 0, NULL, 0.5, 4, NULL } } };
 	struct prog_output *out;

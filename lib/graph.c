@@ -27,6 +27,21 @@ static const char *const op_names[XF_OP_COUNT] = {
 	[XF_OP_CONCAT] = "concat",
 	[XF_OP_LAYERNORM] = "layernorm",
 	[XF_OP_SOFTMAX] = "softmax",
+	[XF_OP_KERNEL] = "kernel",
+};
+
+/* The format version that introduced each op (schemas/stream.md, change log). */
+static const int op_versions[XF_OP_COUNT] = {
+	[XF_OP_LINEAR] = 1, [XF_OP_CONV2D] = 1, [XF_OP_BATCHNORM] = 1, [XF_OP_RELU] = 1, [XF_OP_TANH] = 1,
+	[XF_OP_SIGMOID] = 1, [XF_OP_GELU] = 1, [XF_OP_MAXPOOL2D] = 1, [XF_OP_AVGPOOL2D] = 1,
+	[XF_OP_GLOBAL_AVGPOOL] = 1, [XF_OP_FLATTEN] = 1, [XF_OP_ADD] = 1, [XF_OP_CONCAT] = 1, [XF_OP_LAYERNORM] = 1,
+	[XF_OP_SOFTMAX] = 1, [XF_OP_KERNEL] = 2,
+};
+
+static const char *const kernel_fn_names[XF_KERNEL_COUNT] = {
+	[XF_KERNEL_LINEAR] = "linear",
+	[XF_KERNEL_RBF] = "rbf",
+	[XF_KERNEL_POLY] = "poly",
 };
 
 static const char *const role_names[XF_ROLE_COUNT] = {
@@ -34,6 +49,7 @@ static const char *const role_names[XF_ROLE_COUNT] = {
 	[XF_ROLE_BIAS] = "bias",
 	[XF_ROLE_RUNNING_MEAN] = "running_mean",
 	[XF_ROLE_RUNNING_VAR] = "running_var",
+	[XF_ROLE_CENTERS] = "centers",
 };
 
 #define ROLE(r) (1u << (r))
@@ -64,6 +80,7 @@ static const struct op_info {
 	[XF_OP_CONCAT] = { 2, XF_GRAPH_MAX_INPUTS, { "axis", NULL }, 0 },
 	[XF_OP_LAYERNORM] = { 1, 1, { "eps", NULL }, ROLE(XF_ROLE_WEIGHT) | ROLE(XF_ROLE_BIAS) },
 	[XF_OP_SOFTMAX] = { 1, 1, { "axis", NULL }, 0 },
+	[XF_OP_KERNEL] = { 1, 1, { "kernel", "gamma", "degree", "coef0", NULL }, ROLE(XF_ROLE_CENTERS) },
 };
 
 /* State of one xf_graph_parse call. */
@@ -95,6 +112,37 @@ int xf_op_parse(const char *name, enum xf_op *out)
 const char *xf_role_name(enum xf_role role)
 {
 	return (unsigned)role < XF_ROLE_COUNT ? role_names[role] : "?";
+}
+
+const char *xf_kernel_fn_name(enum xf_kernel_fn fn)
+{
+	return (unsigned)fn < XF_KERNEL_COUNT ? kernel_fn_names[fn] : "?";
+}
+
+int xf_kernel_fn_parse(const char *name, enum xf_kernel_fn *out)
+{
+	for (int i = 0; i < XF_KERNEL_COUNT; i++)
+		if (!strcmp(name, kernel_fn_names[i])) {
+			*out = (enum xf_kernel_fn)i;
+			return 0;
+		}
+	return -1;
+}
+
+int xf_graph_format_version(const json_t *graph)
+{
+	const json_t *nodes = json_object_get(graph, "nodes"), *node;
+	int version = 1;
+	size_t i;
+
+	json_array_foreach(nodes, i, node) {
+		const json_t *op = json_object_get(node, "op");
+		enum xf_op k;
+
+		if (json_is_string(op) && xf_op_parse(json_string_value(op), &k) == 0 && op_versions[k] > version)
+			version = op_versions[k];
+	}
+	return version;
 }
 
 void xf_graph_free(struct xf_graph *g)
@@ -433,6 +481,50 @@ static int attr_axis(struct ctx *c, const json_t *attrs, int def, int ndim, int 
 	return 0;
 }
 
+/* A finite number attr, which must be present; `positive` also requires > 0. */
+static int attr_number(struct ctx *c, const json_t *attrs, const char *key, bool positive, double *out)
+{
+	json_t *v = json_object_get(attrs, key);
+
+	if (!json_is_number(v) || !isfinite(json_number_value(v)) || (positive && json_number_value(v) <= 0))
+		return node_err(c, "attr '%s' must be a %s number", key, positive ? "positive" : "finite");
+	*out = json_number_value(v);
+	return 0;
+}
+
+/*
+ * The kernel op's attrs: "kernel" (required) says which of gamma, degree and coef0 apply; an
+ * attr its function does not use is an error rather than ignored, since a model that carries
+ * one was most likely meant to use another function.
+ */
+static int attr_kernel(struct ctx *c, const json_t *attrs)
+{
+	static const char *const params[3] = { "gamma", "degree", "coef0" };
+	static const int used[XF_KERNEL_COUNT] = { [XF_KERNEL_LINEAR] = 0, [XF_KERNEL_RBF] = 1, [XF_KERNEL_POLY] = 3 };
+	struct xf_graph_attrs *a = &c->node->attrs;
+	json_t *fn = attrs ? json_object_get(attrs, "kernel") : NULL;
+
+	if (!fn)
+		return node_err(c, "missing attr 'kernel' (\"linear\", \"rbf\" or \"poly\")");
+	if (!json_is_string(fn) || xf_kernel_fn_parse(json_string_value(fn), &a->kernel_fn) < 0)
+		return node_err(c, "attr 'kernel' must be \"linear\", \"rbf\" or \"poly\"");
+	for (int k = 0; k < 3; k++) {
+		bool present = json_object_get(attrs, params[k]) != NULL;
+
+		if (present && k >= used[a->kernel_fn])
+			return node_err(c, "attr '%s' does not apply to the %s kernel", params[k],
+					xf_kernel_fn_name(a->kernel_fn));
+		if (!present && k == 0 && used[a->kernel_fn] > 0)
+			return node_err(c, "missing attr 'gamma' (the %s kernel needs it)", xf_kernel_fn_name(a->kernel_fn));
+	}
+	a->gamma = 0, a->degree = 3, a->coef0 = 1;
+	if (a->kernel_fn == XF_KERNEL_LINEAR)
+		return 0;
+	if (attr_number(c, attrs, "gamma", true, &a->gamma) < 0 || attr_int(c, attrs, "degree", 1, &a->degree) < 0)
+		return -1;
+	return json_object_get(attrs, "coef0") ? attr_number(c, attrs, "coef0", false, &a->coef0) : 0;
+}
+
 /* Parse all attrs of the current node; attrs is NULL when the node has none. */
 static int parse_attrs(struct ctx *c, const json_t *attrs, int in_ndim)
 {
@@ -486,6 +578,8 @@ static int parse_attrs(struct ctx *c, const json_t *attrs, int in_ndim)
 		return attr_axis(c, attrs, 0, in_ndim, &a->axis);
 	case XF_OP_SOFTMAX:
 		return attr_axis(c, attrs, -1, in_ndim, &a->axis);
+	case XF_OP_KERNEL:
+		return attr_kernel(c, attrs);
 	default:
 		break;
 	}
@@ -663,7 +757,7 @@ static int infer_batchnorm(struct ctx *c, int ndim, const int64_t *in)
 	if (need_ndim(c, n->inputs[0], false, 1, "[C, ...]") < 0)
 		return -1;
 	snprintf(why, sizeof(why), "input has %lld channel%s", (long long)in[0], in[0] == 1 ? "" : "s");
-	for (int r = 0; r < XF_ROLE_COUNT; r++) {
+	for (int r = XF_ROLE_WEIGHT; r <= XF_ROLE_RUNNING_VAR; r++) {
 		const struct xf_field *f = weight(c, (enum xf_role)r, true, &fail);
 
 		if (!f || expect_shape(c, f, (enum xf_role)r, 1, in, why) < 0)
@@ -692,6 +786,25 @@ static int infer_layernorm(struct ctx *c, int ndim, const int64_t *in)
 	n->attrs.norm_ndim = k;
 	n->ndim = ndim;
 	memcpy(n->shape, in, ndim * sizeof(*in));
+	return 0;
+}
+
+/* kernel: [D] and centers [M, D] give [M], one value per center. */
+static int infer_kernel(struct ctx *c, const int64_t *in)
+{
+	struct xf_graph_node *n = c->node;
+	const struct xf_field *w;
+	int fail = 0;
+
+	if (need_ndim(c, n->inputs[0], true, 1, "[D]") < 0)
+		return -1;
+	if (!(w = weight(c, XF_ROLE_CENTERS, true, &fail)))
+		return fail;
+	if (w->ndim != 2 || w->shape[1] != in[0])
+		return node_err(c, "centers '%s' has shape %s, input has %lld feature%s (expected [M, %lld])", w->name,
+				shape_str(w->ndim, w->shape), (long long)in[0], in[0] == 1 ? "" : "s", (long long)in[0]);
+	n->ndim = 1;
+	n->shape[0] = w->shape[0];
 	return 0;
 }
 
@@ -761,6 +874,8 @@ static int infer_shape(struct ctx *c)
 	case XF_OP_ADD:
 	case XF_OP_CONCAT:
 		return infer_join(c, ndim, in);
+	case XF_OP_KERNEL:
+		return infer_kernel(c, in);
 	default: /* elementwise: relu, tanh, sigmoid, gelu, softmax */
 		n->ndim = ndim;
 		memcpy(n->shape, in, ndim * sizeof(*in));

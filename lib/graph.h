@@ -44,6 +44,7 @@ enum xf_op {
 	XF_OP_CONCAT,
 	XF_OP_LAYERNORM,
 	XF_OP_SOFTMAX,
+	XF_OP_KERNEL,         /* format version 2 */
 	XF_OP_COUNT
 };
 
@@ -53,7 +54,16 @@ enum xf_role {
 	XF_ROLE_BIAS,         /* "bias" */
 	XF_ROLE_RUNNING_MEAN, /* "running_mean" (batchnorm) */
 	XF_ROLE_RUNNING_VAR,  /* "running_var" (batchnorm) */
+	XF_ROLE_CENTERS,      /* "centers" (kernel) */
 	XF_ROLE_COUNT
+};
+
+/* The kernel op's functions (attr "kernel"), scikit-learn's pairwise_kernels definitions. */
+enum xf_kernel_fn {
+	XF_KERNEL_LINEAR,     /* "linear": x . c */
+	XF_KERNEL_RBF,        /* "rbf": exp(-gamma ||x - c||^2) */
+	XF_KERNEL_POLY,       /* "poly": (gamma x . c + coef0)^degree */
+	XF_KERNEL_COUNT
 };
 
 /* A node's attrs with defaults filled in; only the members its op uses are meaningful. */
@@ -68,6 +78,10 @@ struct xf_graph_attrs {
 	int norm_ndim;          /* layernorm: trailing dims normalised (= the weight's ndim) */
 	bool count_include_pad; /* avgpool2d: padding zeros count in the divisor */
 	bool gelu_tanh;         /* gelu: approximate is "tanh" (else the exact erf form) */
+	enum xf_kernel_fn kernel_fn; /* kernel: which function */
+	double gamma;           /* kernel rbf, poly: scale (> 0); 0 for linear */
+	int64_t degree;         /* kernel poly: exponent (>= 1), default 3 */
+	double coef0;           /* kernel poly: offset, default 1 */
 };
 
 struct xf_graph_input {
@@ -100,8 +114,19 @@ struct xf_graph {
 /* "linear", "conv2d", ...; xf_op_parse returns -1 for an unknown name. */
 const char *xf_op_name(enum xf_op op);
 int xf_op_parse(const char *name, enum xf_op *out);
-/* "weight", "bias", "running_mean", "running_var". */
+/* "weight", "bias", "running_mean", "running_var", "centers". */
 const char *xf_role_name(enum xf_role role);
+/* "linear", "rbf", "poly"; xf_kernel_fn_parse returns -1 for an unknown name. */
+const char *xf_kernel_fn_name(enum xf_kernel_fn fn);
+int xf_kernel_fn_parse(const char *name, enum xf_kernel_fn *out);
+
+/*
+ * The format version a header carrying `graph` (a header's "graph" value, valid or not) must
+ * declare: the highest version among the ops its nodes name (1 for every op but kernel, which
+ * is 2; unknown ops and malformed graphs count as 1). Writers declare exactly this, so that a
+ * segment an older reader could read keeps the version it knows (schemas/stream.md 5.1).
+ */
+int xf_graph_format_version(const json_t *graph);
 
 /*
  * Validate `graph` (the header's "graph" value) against header h and build its parsed form.

@@ -11,7 +11,13 @@
 
 #include "tensor.h"
 
-#define XF_FORMAT_VERSION 1
+/*
+ * Format versions this code reads (schemas/stream.md, change log). A writer declares the
+ * oldest version that has everything its segment uses: XF_FORMAT_OLDEST unless the graph
+ * needs more (xf_graph_format_version), so that older readers keep reading what they can.
+ */
+#define XF_FORMAT_VERSION 2 /* the newest */
+#define XF_FORMAT_OLDEST 1
 #define XF_MAX_NAME 255   /* bytes in a field or tensor name */
 #define XF_MAX_FIELDS 4096 /* fields in one header */
 

@@ -6,6 +6,7 @@
 #include "net_plan.h"
 #include "nn_conv.h"
 #include "nn_elementwise.h"
+#include "nn_kernel.h"
 #include "nn_linear.h"
 #include "nn_pool.h"
 #include "nn_shape.h"
@@ -18,6 +19,7 @@ struct xf_net {
 	int threads;
 	struct xf_conv2d *conv;     /* per node: conv2d geometry and the weights it runs with */
 	float **owned;              /* per node: folded weights and bias, then packed weights; or NULL */
+	double **center_sq;         /* per rbf kernel node: its centers' squared norms; or NULL */
 	float **buffers;            /* plan.n_buffers activation buffers */
 	const float **value;        /* per value: its data during and after a run */
 	float *scratch;             /* for convolutions */
@@ -83,6 +85,31 @@ static int prepare_conv(struct xf_net *net, int i, struct xf_err *err)
 	return 0;
 }
 
+/* Kernel node i's parameters, as the model and the graph give them. */
+static struct xf_kernel kernel_of(const struct xf_net *net, int i)
+{
+	const struct xf_graph_node *n = &net->g->nodes[i];
+	const struct xf_graph_attrs *a = &n->attrs;
+	int ndim;
+	const int64_t *in = input_shape(net, n, 0, &ndim);
+
+	return (struct xf_kernel){ a->kernel_fn, in[0], n->shape[0], a->gamma, a->degree, a->coef0,
+				   weight(net, n, XF_ROLE_CENTERS), net->center_sq[i] };
+}
+
+/* An rbf node's center norms, once: the weights do not change while the net lives. */
+static int prepare_kernel(struct xf_net *net, int i, struct xf_err *err)
+{
+	struct xf_kernel k = kernel_of(net, i);
+
+	if (k.fn != XF_KERNEL_RBF)
+		return 0;
+	if (!(net->center_sq[i] = malloc((size_t)k.m * sizeof(double))))
+		return xf_err_nomem(err, (size_t)k.m * sizeof(double));
+	xf_kernel_center_sq(k.centers, k.m, k.d, net->center_sq[i]);
+	return 0;
+}
+
 static int alloc_memory(struct xf_net *net, struct xf_err *err)
 {
 	const struct xf_graph *g = net->g;
@@ -128,14 +155,17 @@ int xf_net_new(const struct xf_model *m, const int *keep, int n_keep, int64_t ma
 	net->m = m, net->g = g, net->max_batch = max_batch, net->threads = threads;
 	net->conv = calloc((size_t)g->n_nodes + 1, sizeof(*net->conv));
 	net->owned = calloc((size_t)g->n_nodes + 1, sizeof(*net->owned));
+	net->center_sq = calloc((size_t)g->n_nodes + 1, sizeof(*net->center_sq));
 	net->value = calloc((size_t)(g->n_inputs + g->n_nodes) + 1, sizeof(*net->value));
-	if (!net->conv || !net->owned || !net->value)
+	if (!net->conv || !net->owned || !net->center_sq || !net->value)
 		rc = xf_err_nomem(err, 0);
 	if (rc == 0)
 		rc = xf_net_plan(g, keep, n_keep, &net->plan, err);
 	for (int i = 0; rc == 0 && i < g->n_nodes; i++)
 		if (net->plan.runs[i] && g->nodes[i].op == XF_OP_CONV2D)
 			rc = prepare_conv(net, i, err);
+		else if (net->plan.runs[i] && g->nodes[i].op == XF_OP_KERNEL)
+			rc = prepare_kernel(net, i, err);
 	if (rc == 0)
 		rc = alloc_memory(net, err);
 	if (rc < 0) {
@@ -230,6 +260,10 @@ static int run_node(struct xf_net *net, int i, int64_t batch, struct xf_err *err
 		return xf_conv2d_forward(&net->conv[i], x[0], batch, (int)s[1], (int)s[2], y, net->scratch, net->threads,
 					 err);
 	case XF_OP_MAXPOOL2D: case XF_OP_AVGPOOL2D: return run_pool(net, n, x[0], batch, y, err);
+	case XF_OP_KERNEL: {
+		struct xf_kernel k = kernel_of(net, i);
+		return xf_kernel_forward(&k, x[0], batch, y, net->threads, err);
+	}
 	case XF_OP_GLOBAL_AVGPOOL: xf_global_avgpool_forward(x[0], batch, s[0], s[1] * s[2], y, net->threads); break;
 	case XF_OP_RELU: xf_relu_forward(x[0], count, y, net->threads); break;
 	case XF_OP_TANH: xf_tanh_forward(x[0], count, y, net->threads); break;
@@ -288,9 +322,11 @@ void xf_net_free(struct xf_net *net)
 		return;
 	for (int i = 0; net->owned && i < net->g->n_nodes; i++)
 		free(net->owned[i]);
+	for (int i = 0; net->center_sq && i < net->g->n_nodes; i++)
+		free(net->center_sq[i]);
 	for (int b = 0; net->buffers && b < net->plan.n_buffers; b++)
 		free(net->buffers[b]);
-	free(net->buffers), free(net->owned), free(net->conv), free(net->value), free(net->scratch);
+	free(net->buffers), free(net->owned), free(net->center_sq), free(net->conv), free(net->value), free(net->scratch);
 	xf_net_plan_release(&net->plan);
 	free(net);
 }

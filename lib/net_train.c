@@ -7,6 +7,7 @@
 #include "nn_conv.h"
 #include "nn_conv_grad.h"
 #include "nn_grad.h"
+#include "nn_kernel.h"
 #include "nn_shape.h"
 #include "rng.h"
 
@@ -287,6 +288,17 @@ static struct xf_linear linear_of(const struct xf_trainer *t, const struct xf_gr
 	return l;
 }
 
+/* Centers change between steps, so their norms are computed by each call (center_sq NULL). */
+static struct xf_kernel kernel_of(const struct xf_trainer *t, const struct xf_graph_node *n)
+{
+	const struct xf_graph_attrs *a = &n->attrs;
+	int ndim;
+	const int64_t *in = in_shape(t, n, 0, &ndim);
+
+	return (struct xf_kernel){ a->kernel_fn, in[0], n->shape[0], a->gamma, a->degree, a->coef0,
+				   weight(t, n, XF_ROLE_CENTERS), NULL };
+}
+
 static void concat_widths(const struct xf_trainer *t, const struct xf_graph_node *n, int64_t *width, int64_t *outer)
 {
 	for (int j = 0; j < n->n_inputs; j++) {
@@ -334,6 +346,10 @@ static int forward_node(struct xf_trainer *t, int i, int64_t batch, bool trainin
 		struct xf_pool2d p = pool_of(n);
 		return (n->op == XF_OP_MAXPOOL2D ? xf_maxpool2d_forward : xf_avgpool2d_forward)(
 			&p, x[0], batch, (int)s[0], (int)s[1], (int)s[2], y, t->threads, err);
+	}
+	case XF_OP_KERNEL: {
+		struct xf_kernel k = kernel_of(t, n);
+		return xf_kernel_forward(&k, x[0], batch, y, t->threads, err);
 	}
 	case XF_OP_GLOBAL_AVGPOOL: xf_global_avgpool_forward(x[0], batch, s[0], s[1] * s[2], y, t->threads); break;
 	case XF_OP_RELU: xf_relu_forward(x[0], count, y, t->threads); break;
@@ -440,6 +456,10 @@ static int backward_weighted(struct xf_trainer *t, const struct xf_graph_node *n
 					    pgrad(t, n, XF_ROLE_WEIGHT), pgrad(t, n, XF_ROLE_BIAS), t->threads);
 		return 0;
 	}
+	case XF_OP_KERNEL: {
+		struct xf_kernel k = kernel_of(t, n);
+		return xf_kernel_backward(&k, x, dy, batch, dx, pgrad(t, n, XF_ROLE_CENTERS), t->threads, err);
+	}
 	default: {
 		struct xf_layernorm ln = layernorm_of(t, n);
 		xf_layernorm_backward(&ln, x, dy, batch * xf_shape_count(ndim, s) / ln.n, dx, pgrad(t, n, XF_ROLE_WEIGHT),
@@ -459,7 +479,7 @@ static int backward_node(struct xf_trainer *t, int i, int64_t batch, struct xf_e
 	int64_t count = batch * xf_shape_count(ndim, s), outer, dim, inner, width[XF_GRAPH_MAX_INPUTS];
 
 	switch (n->op) {
-	case XF_OP_LINEAR: case XF_OP_CONV2D: case XF_OP_BATCHNORM: case XF_OP_LAYERNORM:
+	case XF_OP_LINEAR: case XF_OP_CONV2D: case XF_OP_BATCHNORM: case XF_OP_LAYERNORM: case XF_OP_KERNEL:
 		return backward_weighted(t, n, i, batch, dy, err);
 	case XF_OP_MAXPOOL2D: case XF_OP_AVGPOOL2D: {
 		struct xf_pool2d p = pool_of(n);

@@ -1,8 +1,8 @@
 /*
- * nn_grad: the backward pass of the model graph ops other than conv2d (nn_conv_grad.h), for
- * training (xfer-train), beside their forward kernels (nn_elementwise.h, nn_pool.h,
- * nn_linear.h, nn_shape.h); and batchnorm's training-mode forward, which normalises with the
- * batch's own statistics.
+ * nn_grad: the backward pass of the model graph ops other than conv2d (nn_conv_grad.h) and
+ * kernel (nn_kernel.h), for training (xfer-train), beside their forward kernels
+ * (nn_elementwise.h, nn_pool.h, nn_linear.h, nn_shape.h); and batchnorm's training-mode
+ * forward, which normalises with the batch's own statistics.
  *
  * Conventions, for every function here:
  *  - Shapes and sizes are those of the matching forward call; x is the forward's input, y its

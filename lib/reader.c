@@ -263,6 +263,9 @@ static int parse_header(struct xf_reader *r, const msgpack_object *frame, struct
 		return -1;
 	if (graph && xf_graph_check(r->header.graph, &r->header, err) < 0)
 		return locate(r, err);
+	if (graph && xf_graph_format_version(r->header.graph) > (int)v)
+		return fail(r, err, XF_E_FORMAT, "the graph uses ops of format version %d, the header declares version %llu",
+			    xf_graph_format_version(r->header.graph), (unsigned long long)v);
 	if (keep_extra(r, frame, err) < 0)
 		return -1;
 	free(r->seen);

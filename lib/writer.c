@@ -99,7 +99,7 @@ static int pack_header(struct xf_writer *w, const struct xf_header *h)
 	rc = rc ? rc : xf_mp_pack_str(pk, "t");
 	rc = rc ? rc : xf_mp_pack_str(pk, "header");
 	rc = rc ? rc : xf_mp_pack_str(pk, "xfer");
-	rc = rc ? rc : msgpack_pack_int(pk, XF_FORMAT_VERSION);
+	rc = rc ? rc : msgpack_pack_int(pk, h->graph ? xf_graph_format_version(h->graph) : XF_FORMAT_OLDEST);
 	rc = rc ? rc : xf_mp_pack_str(pk, "kind");
 	rc = rc ? rc : xf_mp_pack_str(pk, xf_kind_name(h->kind));
 	rc = rc ? rc : xf_mp_pack_str(pk, "fields");

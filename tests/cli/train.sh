@@ -1,7 +1,8 @@
 #!/bin/sh
 # xfer-train's linear heads: softmax regression against scikit-learn's LogisticRegression (same
 # objective, lbfgs, multinomial) on real digits, ridge against numpy's closed form (primal and
-# dual), the head run by xfer-embed, separable data, determinism, and bad input.
+# dual), the head run by xfer-embed, separable data, determinism, and bad input; kernel ridge
+# regression (--model krr) run by xfer-embed against scikit-learn's KernelRidge, and ridge.
 . "$(dirname "$0")/../lib.sh"
 
 if ! has_python || ! "$PY" -c 'import sklearn' 2>/dev/null; then
@@ -108,6 +109,114 @@ PY
 )"
 	done
 done
+
+# ---- kernel ridge regression: xfer-embed's predictions against scikit-learn's KernelRidge ----
+# 300 digits (784 features), 1000 test digits; each case's options, the same for KernelRidge.
+krr_cases="rbf|rbf --gamma 0.02 --l2 0.1|poly|poly --gamma 0.01 --degree 2 --coef0 0.5 --l2 0.1|linear|linear --l2 5"
+echo "$krr_cases" | tr '|' '\n' >"$T/krr-cases.txt"
+k=0
+while read -r spec; do
+	k=$((k + 1))
+	# shellcheck disable=SC2086
+	xfer-train --model krr --kernel $spec "$T/tr300.xs" --valid "$T/te.xs" -o "$T/krr$k.xs" 2>"$T/krr$k.err"
+	xfer-embed -m "$T/krr$k.xs" --logits "$T/te.xs" -o "$T/krr$k-pred.xs"
+done <"$T/krr-cases.txt"
+"$PY" - "$T" <<'PY' >"$T/krr.txt"
+import sys, re, numpy as np, msgpack
+sys.path.insert(0, sys.argv[1]); from head import column
+from sklearn.kernel_ridge import KernelRidge
+t = sys.argv[1]
+x = column(t + "/tr300.xs", "x").reshape(300, -1) / 255.0; y = column(t + "/tr300.xs", "y")
+xt = column(t + "/te.xs", "x").reshape(1000, -1) / 255.0; yt = column(t + "/te.xs", "y")
+for k, line in enumerate(open(t + "/krr-cases.txt").read().split("\n")[:-1], 1):
+    w = line.split(); o = dict(zip(w[1::2], w[2::2]))
+    kw = dict(alpha=float(o.get("--l2", 1)), kernel=w[0])
+    if w[0] != "linear":
+        kw["gamma"] = float(o.get("--gamma", 1 / 784))
+    if w[0] == "poly":
+        kw.update(degree=int(o.get("--degree", 3)), coef0=float(o.get("--coef0", 1)))
+    sk = KernelRidge(**kw).fit(x, np.eye(10)[y])
+    ref, got = sk.predict(xt), column(t + "/krr%d-pred.xs" % k, "logits")
+    err = np.abs(got - ref).max() / np.abs(ref).max()
+    log = open(t + "/krr%d.err" % k).read()
+    acc = [float(a) for a in re.findall(r"(?:train|valid) accuracy ([0-9.]+)", log)]
+    want = [(sk.predict(x).argmax(1) == y).mean(), (got.argmax(1) == yt).mean()]
+    version = next(iter(msgpack.Unpacker(open(t + "/krr%d.xs" % k, "rb"), raw=False, max_buffer_size=0)))["xfer"]
+    print(k, "%.2e" % err, "yes" if np.allclose(acc, want, atol=1e-4) else "no %s %s" % (acc, want), version)
+PY
+k=0
+while read -r spec; do
+	k=$((k + 1))
+	set -- $(sed -n "${k}p" "$T/krr.txt")
+	same "krr --kernel $spec: xfer-embed --logits is KernelRidge's prediction to 1e-4 ($2)" yes \
+		"$(awk -v e="$2" 'BEGIN { print (e + 0 <= 1e-4 ? "yes" : "no") }')"
+	same "krr --kernel $spec: the reported train and valid accuracies are the predictions'" yes "$3"
+	same "krr --kernel $spec: the model is a format version 2 segment" 2 "${4:-}"
+done <"$T/krr-cases.txt"
+# Ridge regularises its bias column, so ridge is KRR with the kernel x.c + 1: poly, gamma 1,
+# degree 1, coef0 1. With 300 rows < 785 columns ridge solves its dual (N x N) system.
+xfer-train -q --model ridge --l2 0.5 "$T/tr300.xs" -o "$T/ridge300.xs"
+xfer-train -q --model krr --kernel poly --gamma 1 --degree 1 --coef0 1 --l2 0.5 "$T/tr300.xs" -o "$T/krr-ridge.xs"
+xfer-embed -m "$T/ridge300.xs" --logits "$T/te.xs" -o "$T/ridge300-pred.xs"
+xfer-embed -m "$T/krr-ridge.xs" --logits "$T/te.xs" -o "$T/krr-ridge-pred.xs"
+same "krr with the kernel x.c + 1 predicts as --model ridge (dual form), to 1e-4" yes "$("$PY" - "$T" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1]); from head import column
+a, b = column(sys.argv[1] + "/ridge300-pred.xs", "logits"), column(sys.argv[1] + "/krr-ridge-pred.xs", "logits")
+e = np.abs(a - b).max() / np.abs(a).max()
+print("yes" if e <= 1e-4 else "no %g" % e)
+PY
+)"
+same "... and ridge stays a format version 1 segment" 1 "$("$PY" -c 'import sys, msgpack
+print(next(iter(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False)))["xfer"])' "$T/ridge300.xs")"
+same "krr: the model is x -> flatten -> kernel (300 centers) -> fc [10, 300]" \
+	"kernel.centers [300, 784] fc.weight [10, 300]" \
+	"$(xfer-cat --info "$T/krr1.xs" | awk '$2 == "<f4" {printf "%s%s %s %s", sep, $1, $3, $4; sep = " "}')"
+if "$PY" -c 'import jsonschema' 2>/dev/null; then
+	same "krr: every frame of the model validates against the JSON Schemas" valid "$("$PY" - "$top/schemas" "$T/krr4.xs" <<'PY'
+import json, sys, msgpack, jsonschema
+def view(o):
+    if isinstance(o, bytes):
+        return {"$bin": len(o)}
+    if isinstance(o, dict):
+        return {(k.decode() if isinstance(k, bytes) else k): view(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [view(v) for v in o]
+    return o
+schemas = {t: json.load(open(f"{sys.argv[1]}/{t}.schema.json")) for t in ("header", "tensor", "end")}
+for frame in msgpack.Unpacker(open(sys.argv[2], "rb"), raw=False, max_buffer_size=0):
+    jsonschema.Draft202012Validator(schemas[frame["t"]]).validate(view(frame))
+print("valid")
+PY
+)"
+else
+	skip_oracle "JSON Schema validation of the krr model: /usr/bin/python3 lacks jsonschema"
+fi
+# The kernel op's backward, end to end: fine-tuning the rbf model moves its centers and head.
+xfer-train -q --init "$T/krr1.xs" --epochs 1 --batch 50 --lr 1e-3 "$T/tr300.xs" -o "$T/krr-tuned.xs"
+same "krr --init: fine-tuning moves the centers and the head" "kernel.centers fc.weight" "$("$PY" - "$T" <<'PY'
+import sys, numpy as np, msgpack, msgpack_numpy as m
+def tensors(p):
+    fr = list(msgpack.Unpacker(open(p, "rb"), object_hook=m.decode, raw=False, max_buffer_size=0))
+    return {f["name"]: np.asarray(f["data"]) for f in fr[1:-1]}
+a, b = tensors(sys.argv[1] + "/krr1.xs"), tensors(sys.argv[1] + "/krr-tuned.xs")
+print(" ".join(k for k in a if not np.array_equal(a[k], b[k])))
+PY
+)"
+expect_fail 2 "krr: --gamma 0" xfer-train --model krr --gamma 0 "$T/tr300.xs"
+stderr_has "... says why" "*--gamma: '0' is not a positive number*"
+expect_fail 2 "krr: --gamma -1" xfer-train --model krr --kernel poly --gamma -1 "$T/tr300.xs"
+expect_fail 2 "krr: --degree 0" xfer-train --model krr --kernel poly --degree 0 "$T/tr300.xs"
+stderr_has "... says why" "*--degree: 0 is out of range*"
+expect_fail 2 "krr: an unknown kernel" xfer-train --model krr --kernel sigmoid "$T/tr300.xs"
+stderr_has "... names the choices" "*--kernel: 'sigmoid' is not linear, rbf or poly*"
+expect_fail 2 "krr: --gamma with --kernel linear" xfer-train --model krr --kernel linear --gamma 1 "$T/tr300.xs"
+expect_fail 2 "krr: --degree with the rbf kernel" xfer-train --model krr --degree 2 "$T/tr300.xs"
+expect_fail 2 "--kernel without --model krr" xfer-train --model ridge --kernel rbf "$T/tr300.xs"
+expect_fail 2 "krr: --class-weight" xfer-train --model krr --class-weight balanced "$T/tr300.xs"
+cat "$digits" "$digits" >"$T/d20k.xs.zst"
+expect_fail 1 "krr: 20000 rows are above the limit of 16384" xfer-train --model krr "$T/d20k.xs.zst" -o "$T/never.xs"
+stderr_has "... says how much memory the system would take" "*20000 rows*3.2 GB*at most 16384 rows*"
 
 # ---- separable data: every row right; determinism over threads ----
 "$PY" -c 'import numpy as np; r = np.random.default_rng(1); y = r.integers(0, 3, 60)
@@ -295,6 +404,8 @@ expect_fail 1 "a negative label" xfer-train "$T/neg.xs"
 stderr_has "... names the row" "*label -1 of row 19*"
 xfer-pack x="$T/nan.npy" y="$T/sy.npy" -o "$T/nan.xs" 2>/dev/null || xfer-pack x="$T/nan.npy" y="$T/big.npy" -o "$T/nan.xs"
 expect_fail 1 "NaN in the features" xfer-train "$T/nan.xs" -o "$T/never.xs"
+stderr_has "... names the row" "*row 7 holds NaN*"
+expect_fail 1 "krr: NaN in the features" xfer-train --model krr --kernel rbf "$T/nan.xs" -o "$T/never.xs"
 stderr_has "... names the row" "*row 7 holds NaN*"
 same "... and leaves no file" no "$([ -e "$T/never.xs" ] && echo yes || echo no)"
 xfer-pack x="$T/x3.npy" y="$T/big.npy" -o "$T/x3.xs"

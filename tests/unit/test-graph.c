@@ -1,12 +1,16 @@
 /*
  * Unit tests for lib/graph.c: valid graphs with hand-computed shapes for every node, and one
- * case per error class, each checked for a message naming the node (schemas/stream.md).
+ * case per error class, each checked for a message naming the node (schemas/stream.md); and
+ * the format version that writers declare for a graph (1, or 2 with a kernel node) and that
+ * readers hold a header to.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph.h"
+#include "reader.h"
 #include "tap.h"
+#include "writer.h"
 
 #define F4 XF_DTYPE_F32
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -87,6 +91,21 @@ static const char misc_json[] = "{"
 	" {\"name\": \"both\", \"op\": \"concat\", \"inputs\": [\"s\", \"t\", \"s\"], \"attrs\": {\"axis\": -1}}"
 	"],"
 	"\"outputs\": [\"both\"]}";
+
+/* Kernel ridge regression's graph: 6 features against 4 centers, then 3 outputs. */
+static struct xf_field krr_fields[] = {
+	{ "k.centers", F4, 2, { 4, 6 } },
+	{ "fc.weight", F4, 2, { 3, 4 } },
+};
+
+static const char krr_json[] = "{"
+	"\"inputs\": {\"x\": {\"shape\": [6]}},"
+	"\"nodes\": ["
+	" {\"name\": \"k\", \"op\": \"kernel\", \"inputs\": [\"x\"], \"attrs\": {\"kernel\": \"rbf\", \"gamma\": 0.5},"
+	"  \"weights\": {\"centers\": \"k.centers\"}},"
+	" {\"name\": \"fc\", \"op\": \"linear\", \"inputs\": [\"k\"], \"weights\": {\"weight\": \"fc.weight\"}}"
+	"],"
+	"\"outputs\": [\"fc\"]}";
 
 static struct xf_header make_header(struct xf_field *fields, int n_fields)
 {
@@ -250,6 +269,179 @@ static void fails(const char *text, struct xf_field *fields, int n_fields, const
 	json_decref(j);
 }
 
+static void test_kernel(void)
+{
+	struct xf_graph *g = parse_ok(krr_json, krr_fields, N_OF(krr_fields), "kernel ridge graph (rbf)");
+	char *krr_poly = strdup(edit(krr_json, "\"rbf\"", "\"poly\""));   /* edit's buffer is reused */
+	const struct xf_graph_attrs *a;
+
+	if (!g)
+		return free(krr_poly);
+	NODE(g, "k", 4);
+	NODE(g, "fc", 3);
+	a = &g->nodes[0].attrs;
+	ok(g->nodes[0].op == XF_OP_KERNEL && a->kernel_fn == XF_KERNEL_RBF && a->gamma == 0.5 &&
+	   g->nodes[0].weights[XF_ROLE_CENTERS] == 0 && g->nodes[0].weights[XF_ROLE_WEIGHT] == -1,
+	   "k: rbf, gamma 0.5, centers are field 0");
+	xf_graph_free(g);
+	g = parse_ok(edit(krr_json, "\"kernel\": \"rbf\"", "\"kernel\": \"poly\""), krr_fields, N_OF(krr_fields),
+		     "kernel poly without degree and coef0");
+	ok(g && g->nodes[0].attrs.kernel_fn == XF_KERNEL_POLY && g->nodes[0].attrs.degree == 3 &&
+	   g->nodes[0].attrs.coef0 == 1, "poly: degree 3 and coef0 1 by default");
+	xf_graph_free(g);
+	g = parse_ok(edit(krr_poly, "\"gamma\": 0.5", "\"gamma\": 2, \"degree\": 2, \"coef0\": -1.5"), krr_fields,
+		     N_OF(krr_fields), "kernel poly with every attr");
+	ok(g && g->nodes[0].attrs.degree == 2 && g->nodes[0].attrs.coef0 == -1.5 && g->nodes[0].attrs.gamma == 2,
+	   "poly: degree 2, coef0 -1.5, gamma 2");
+	xf_graph_free(g);
+	g = parse_ok(edit(krr_json, "\"kernel\": \"rbf\", \"gamma\": 0.5", "\"kernel\": \"linear\""), krr_fields,
+		     N_OF(krr_fields), "kernel linear");
+	ok(g && g->nodes[0].attrs.kernel_fn == XF_KERNEL_LINEAR, "linear: no attrs but kernel");
+	xf_graph_free(g);
+	free(krr_poly);
+}
+
+/* The kernel op's shape and attr rules, each error naming the node. */
+static void test_kernel_errors(void)
+{
+	int nk = N_OF(krr_fields);
+	struct xf_field narrow[] = { { "k.centers", F4, 2, { 4, 5 } }, { "fc.weight", F4, 2, { 3, 4 } } };
+	struct xf_field flat[] = { { "k.centers", F4, 1, { 6 } }, { "fc.weight", F4, 2, { 3, 4 } } };
+	char *krr_poly = strdup(edit(krr_json, "\"rbf\"", "\"poly\""));
+
+	fails(krr_json, narrow, nk,
+	      "graph: node 'k' (kernel): centers 'k.centers' has shape [4, 5], input has 6 features (expected [M, 6])",
+	      "kernel: centers of another width than the input");
+	fails(krr_json, flat, nk, "node 'k' (kernel): centers 'k.centers' has shape [6], input has 6 features",
+	      "kernel: centers not [M, D]");
+	fails(edit(krr_json, "\"shape\": [6]", "\"shape\": [2, 3]"), krr_fields, nk,
+	      "node 'k' (kernel): needs an input of shape [D], input 'x' has shape [2, 3]", "kernel: a 2-D input");
+	fails(edit(krr_json, "\"weights\": {\"centers\": \"k.centers\"}", "\"weights\": {}"), krr_fields, nk,
+	      "node 'k' (kernel): missing weight 'centers'", "kernel: no centers");
+	fails(edit(krr_json, "\"centers\": \"k.centers\"", "\"weight\": \"k.centers\""), krr_fields, nk,
+	      "node 'k' (kernel): unknown weight role 'weight'", "kernel: a weight role of another op");
+	fails(edit(krr_json, "\"kernel\": \"rbf\", ", ""), krr_fields, nk,
+	      "node 'k' (kernel): missing attr 'kernel'", "kernel: no kernel attr");
+	fails(edit(krr_json, "\"rbf\"", "\"sigmoid\""), krr_fields, nk,
+	      "node 'k' (kernel): attr 'kernel' must be \"linear\", \"rbf\" or \"poly\"", "kernel: an unknown function");
+	fails(edit(krr_json, ", \"gamma\": 0.5", ""), krr_fields, nk,
+	      "node 'k' (kernel): missing attr 'gamma' (the rbf kernel needs it)", "kernel rbf: no gamma");
+	fails(edit(krr_json, "\"gamma\": 0.5", "\"gamma\": 0"), krr_fields, nk,
+	      "node 'k' (kernel): attr 'gamma' must be a positive number", "kernel: gamma 0");
+	fails(edit(krr_json, "\"gamma\": 0.5", "\"gamma\": \"0.5\""), krr_fields, nk,
+	      "node 'k' (kernel): attr 'gamma' must be a positive number", "kernel: gamma a string");
+	fails(edit(krr_poly, "\"gamma\": 0.5", "\"gamma\": 0.5, \"degree\": 0"), krr_fields, nk, "node 'k' (kernel): attr 'degree' must be an integer from 1", "kernel poly: degree 0");
+	fails(edit(krr_poly, "\"gamma\": 0.5", "\"gamma\": 0.5, \"degree\": 2.5"), krr_fields, nk, "node 'k' (kernel): attr 'degree' must be an integer", "kernel poly: degree 2.5");
+	fails(edit(krr_json, "\"gamma\": 0.5", "\"gamma\": 0.5, \"degree\": 2"), krr_fields, nk,
+	      "node 'k' (kernel): attr 'degree' does not apply to the rbf kernel", "kernel rbf: a degree");
+	fails(edit(krr_json, "\"kernel\": \"rbf\", \"gamma\": 0.5", "\"kernel\": \"linear\", \"gamma\": 0.5"),
+	      krr_fields, nk, "node 'k' (kernel): attr 'gamma' does not apply to the linear kernel", "kernel linear: a gamma");
+	fails(edit(krr_json, "\"gamma\": 0.5", "\"gamma\": 0.5, \"scale\": 2"), krr_fields, nk,
+	      "node 'k' (kernel): unknown attr 'scale'", "kernel: an unknown attr");
+	free(krr_poly);
+}
+
+/* Collects what a writer writes. */
+struct membuf {
+	char data[4096];
+	size_t len;
+};
+
+static int mem_write(void *ctx, const void *buf, size_t n, struct xf_err *err)
+{
+	struct membuf *m = ctx;
+
+	if (m->len + n > sizeof(m->data))
+		return xf_err_set(err, XF_E_IO, "membuf full");
+	memcpy(m->data + m->len, buf, n);
+	m->len += n;
+	return 0;
+}
+
+/*
+ * A model segment of graph `text` with zero tensors of the given fields, as a writer writes it
+ * into m; the declared version, from the bytes after the header's key "xfer" (a positive fixint);
+ * -1 when the write fails.
+ */
+static int written_version(const char *text, struct xf_field *fields, int n_fields, struct membuf *m)
+{
+	struct xf_header h = make_header(fields, n_fields);
+	struct xf_err err = XF_ERR_INIT;
+	struct xf_sink *sink = xf_sink_callback(mem_write, m, "memory", NULL, &err);
+	struct xf_writer *w = sink ? xf_writer_new(sink, &err) : NULL;
+	int rc = w ? 0 : -1;
+	char *at;
+
+	h.graph = load(text);
+	m->len = 0;
+	rc = rc ? rc : xf_writer_begin(w, &h, &err);
+	for (int i = 0; rc == 0 && i < n_fields; i++) {
+		struct xf_tensor t = XF_TENSOR_INIT;
+
+		t.dtype = F4, t.ndim = fields[i].ndim;
+		t.data = calloc(xf_shape_count(t.ndim, fields[i].shape), sizeof(float));
+		memcpy(t.shape, fields[i].shape, sizeof(t.shape));
+		xf_tensor_set_contiguous_strides(&t);
+		rc = xf_writer_tensor(w, i, &t, &err);
+		free(t.data);
+	}
+	rc = rc ? rc : xf_writer_end(w, &err);
+	xf_writer_free(w);
+	if (sink && xf_sink_close(sink, &err) < 0)
+		rc = -1;
+	json_decref(h.graph);
+	if (rc < 0) {
+		printf("# write: %s\n", err.msg);
+		return -1;
+	}
+	at = memmem(m->data, m->len, "\xa4xfer", 5);
+	return at && at + 5 < m->data + m->len ? (unsigned char)at[5] : -1;
+}
+
+/* 0 when a reader takes the whole stream in m, else -1 with err. */
+static int read_back(const struct membuf *m, struct xf_err *err)
+{
+	struct xf_reader *r = xf_reader_from_source(xf_source_memory(m->data, m->len, "memory", err), err);
+	struct xf_frame f = XF_FRAME_INIT;
+	int rc = r ? 1 : -1;
+
+	while (rc > 0) {
+		rc = xf_reader_next(r, &f, err);
+		xf_frame_release(&f);
+	}
+	xf_reader_close(r);
+	return rc;
+}
+
+static void test_versions(void)
+{
+	struct membuf m;
+	struct xf_err err = XF_ERR_INIT;
+	json_t *cnn = load(cnn_json), *krr = load(krr_json);
+	char *at;
+
+	is_int(xf_graph_format_version(cnn), 1, "a graph of version-1 ops needs format version 1");
+	is_int(xf_graph_format_version(krr), 2, "a graph with a kernel node needs format version 2");
+	is_int(xf_graph_format_version(NULL), 1, "no graph: version 1");
+	json_decref(cnn), json_decref(krr);
+	is_int(written_version(misc_json, misc_fields, N_OF(misc_fields), &m), 1,
+	       "the writer declares version 1 for a graph without a kernel node");
+	ok(read_back(&m, &err) == 0, "... which reads back");
+	is_int(written_version(krr_json, krr_fields, N_OF(krr_fields), &m), 2,
+	       "the writer declares version 2 for a graph with a kernel node");
+	if (!ok(read_back(&m, &err) == 0, "... which reads back"))
+		printf("#   %s\n", err.msg);
+	at = memmem(m.data, m.len, "\xa4xfer\x02", 6);
+	if (at)
+		at[5] = 1;
+	ok(at && read_back(&m, &err) < 0 && strstr(err.msg, "the graph uses ops of format version 2, the header "
+						   "declares version 1"), "a version-1 header with a kernel node is refused");
+	printf("#   %s\n", err.msg);
+	if (at)
+		at[5] = 3;
+	ok(at && read_back(&m, &err) < 0 && strstr(err.msg, "format version 3 is newer"), "version 3 is refused");
+}
+
 static void test_errors(void)
 {
 	struct xf_field bad_conv[N_OF(cnn_fields)], int_fc[N_OF(cnn_fields)], extra[N_OF(cnn_fields) + 1];
@@ -374,5 +566,8 @@ int main(void)
 	test_mlp();
 	test_misc();
 	test_errors();
+	test_kernel();
+	test_kernel_errors();
+	test_versions();
 	return done_testing();
 }

@@ -4,8 +4,9 @@
  * forward kernels in float32, L in double), accumulation (twice doubles, a nonzero start
  * adds), NULL outputs, and bit-identical results with 1, 2 and 3 threads on sizes that the
  * kernels do split. Then hand-worked cases: batchnorm's running statistics, maxpool's ties,
- * padding and NaN, avgpool's two divisors, relu at 0, gelu at 0 and 1, concat, errors, and
- * linear's SGEMM blocks against a double reference.
+ * padding and NaN, avgpool's two divisors, relu at 0, gelu at 0 and 1, concat, errors,
+ * linear's SGEMM blocks against a double reference, and the kernel op's forward against its
+ * definition in double.
  */
 #include <math.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "nn_grad.h"
+#include "nn_kernel.h"
 #include "nn_shape.h"
 #include "nn-helpers.h"
 #include "tap.h"
@@ -101,6 +103,7 @@ struct gcase {
 	float *save_mean, *save_invstd;
 	struct xf_pool2d p;
 	struct xf_linear l;
+	struct xf_kernel k;
 	int64_t width[3];
 };
 
@@ -488,6 +491,41 @@ static struct gcase *concat_case(int64_t rows, const int64_t *width, bool big)
 	return c;
 }
 
+static void kernel_forward(struct gcase *c, float *out)
+{
+	struct xf_err err = XF_ERR_INIT;
+
+	xf_kernel_forward(&c->k, c->var[0], c->rows, out, 1, &err);
+}
+
+static void kernel_backward(struct gcase *c, float *const g[3], int threads)
+{
+	struct xf_err err = XF_ERR_INIT;
+
+	if (xf_kernel_backward(&c->k, c->var[0], c->r, c->rows, g[0], g[1], threads, &err) < 0)
+		printf("# %s: %s\n", c->name, err.msg);
+}
+
+/*
+ * rows x [d] against m centers; k carries the function and its parameters. The centers are
+ * the var perturbed by finite differences, so their norms are computed per call (center_sq NULL).
+ */
+static struct gcase *kernel_case(const char *name, struct xf_kernel k, int64_t rows, bool big)
+{
+	struct gcase *c = new_case(name, big);
+
+	c->rows = rows;
+	c->gname[1] = "dcenters";
+	c->n[0] = rows * k.d, c->n[1] = k.m * k.d;
+	c->var[0] = random_floats(c->n[0], 1, 0);
+	c->var[1] = random_floats(c->n[1], 1, 0);
+	k.centers = c->var[1], k.center_sq = NULL;
+	c->k = k;
+	c->forward = kernel_forward, c->backward = kernel_backward;
+	finish_case(c, rows * k.m);
+	return c;
+}
+
 /* Each case small (with finite differences) and large (split over threads). */
 static void test_cases(void)
 {
@@ -500,7 +538,16 @@ static void test_cases(void)
 	for (int big = 0; big <= 1; big++) {
 		int64_t pb = big ? 4 : 2;                                     /* pools: batch, */
 		int pc = big ? 16 : 2, ph = big ? 31 : 7, pw = big ? 31 : 6;  /* channels, height, width */
+		int64_t kr = big ? 600 : 6, kd = big ? 40 : 5, km = big ? 300 : 4;  /* kernel: rows, features, centers */
+		struct xf_kernel rbf = { XF_KERNEL_RBF, kd, km, 1.0 / (double)kd, 3, 1, NULL, NULL };
+		struct xf_kernel poly = { XF_KERNEL_POLY, kd, km, 0.5, 3, 1, NULL, NULL };
+		struct xf_kernel poly2 = { XF_KERNEL_POLY, kd, km, 0.3, 2, -0.5, NULL, NULL };
+		struct xf_kernel lin = { XF_KERNEL_LINEAR, kd, km, 0, 3, 1, NULL, NULL };
 		struct gcase *cases[] = {
+			kernel_case("kernel rbf", rbf, kr, big),
+			kernel_case("kernel poly degree 3", poly, kr, big),
+			kernel_case("kernel poly degree 2, coef0 -0.5", poly2, kr, big),
+			kernel_case("kernel linear", lin, kr, big),
 			act_case("relu", RELU, false, big),
 			act_case("tanh", TANH, false, big),
 			act_case("sigmoid", SIGMOID, false, big),
@@ -692,6 +739,80 @@ static void test_linear_reference(int64_t rows, int64_t in, int64_t out)
 	free(x), free(w), free(dy), free(dx), free(dw), free(db), free(rx), free(rw), free(rb);
 }
 
+/* k(x_i, c_j) in double, from the definitions (scikit-learn's pairwise_kernels). */
+static double ref_kernel(const struct xf_kernel *k, const float *x, const float *c)
+{
+	double dot = 0, d2 = 0;
+
+	for (int64_t t = 0; t < k->d; t++) {
+		dot += (double)x[t] * c[t];
+		d2 += ((double)x[t] - c[t]) * ((double)x[t] - c[t]);
+	}
+	if (k->fn == XF_KERNEL_RBF)
+		return exp(-k->gamma * d2);
+	return k->fn == XF_KERNEL_POLY ? pow(k->gamma * dot + k->coef0, (double)k->degree) : dot;
+}
+
+/*
+ * The forward against the definition on digit-like data (784 features in [0, 1]), with the
+ * center norms given or computed per call (the same bits).
+ */
+static void test_kernel_reference(enum xf_kernel_fn fn, double gamma, double tol)
+{
+	int64_t rows = 300, d = 784, m = 200;
+	float *x = random_floats(rows * d, 0.5, 0.5), *c = random_floats(m * d, 0.5, 0.5);
+	float *y = zeros(rows * m), *y2 = zeros(rows * m);
+	double *ref = doubles(rows * m), *sq = doubles(m), e;
+	struct xf_kernel k = { fn, d, m, gamma, 3, 1, c, NULL };
+	struct xf_err err = XF_ERR_INIT;
+
+	for (int64_t i = 0; i < rows; i++)
+		for (int64_t j = 0; j < m; j++)
+			ref[i * m + j] = ref_kernel(&k, x + i * d, c + j * d);
+	ok(xf_kernel_forward(&k, x, rows, y, 3, &err) == 0, "kernel %s forward: runs", xf_kernel_fn_name(fn));
+	e = rel_error(y, ref, rows * m);
+	ok(e <= tol, "kernel %s forward: the definition in double (error %.2g)", xf_kernel_fn_name(fn), e);
+	xf_kernel_center_sq(c, m, d, sq);
+	k.center_sq = sq;
+	xf_kernel_forward(&k, x, rows, y2, 1, &err);
+	ok(same_bits(y, y2, rows * m), "kernel %s forward: precomputed center norms, 1 thread: the same bits",
+	   xf_kernel_fn_name(fn));
+	free(x), free(c), free(y), free(y2), free(ref), free(sq);
+}
+
+/*
+ * Rows equal to centers: ||x||^2 + ||c||^2 - 2 x.c rounds to about +-2e-4 here, which gamma 100
+ * would turn into values up to 1.02 without the clamp at 0; with it, none is above 1.
+ */
+static void test_kernel_clamp(void)
+{
+	int64_t n = 64, d = 784;
+	float *c = random_floats(n * d, 0.5, 0.5), *y = zeros(n * n), top = 0, low = 1;
+	struct xf_kernel k = { XF_KERNEL_RBF, d, n, 100, 3, 1, c, NULL };
+	struct xf_err err = XF_ERR_INIT;
+
+	xf_kernel_forward(&k, c, n, y, 2, &err);
+	for (int64_t i = 0; i < n; i++) {
+		top = fmaxf(top, y[i * n + i]);
+		low = fminf(low, y[i * n + i]);
+	}
+	ok(top <= 1.0f && low > 0.95f, "kernel rbf: a row against itself gives 1 or just below, never above "
+	   "(%.9g to %.9g)", low, top);
+	free(c), free(y);
+}
+
+static void test_kernel_errors(void)
+{
+	struct xf_kernel k = { XF_KERNEL_RBF, 0, 3, 1, 3, 1, NULL, NULL };
+	struct xf_err err = XF_ERR_INIT;
+	float v[4] = { 0 };
+
+	ok(xf_kernel_forward(&k, v, 1, v, 1, &err) == -1 && err.code == XF_E_USAGE && !strncmp(err.msg, "kernel: ", 8),
+	   "kernel forward: 0 features are refused (%s)", err.msg);
+	ok(xf_kernel_backward(&k, v, v, 1, v, v, 1, &err) == -1 && err.code == XF_E_USAGE,
+	   "kernel backward: the same");
+}
+
 int main(void)
 {
 	test_cases();
@@ -704,5 +825,10 @@ int main(void)
 	test_errors();
 	test_linear_reference(600, 300, 200);
 	test_linear_reference(2100, 140, 300);
+	test_kernel_reference(XF_KERNEL_RBF, 1.0 / 784, 1e-6);
+	test_kernel_reference(XF_KERNEL_POLY, 1.0 / 784, 1e-6);
+	test_kernel_reference(XF_KERNEL_LINEAR, 0, 1e-6);
+	test_kernel_clamp();
+	test_kernel_errors();
 	return done_testing();
 }

@@ -242,7 +242,7 @@ static void test_malformed(void)
 #define HEAD "{\"t\":\"header\",\"xfer\":1,\"kind\":\"samples\",\"fields\":{\"id\":{\"dtype\":\"str\",\"shape\":[]}},\"meta\":{}}"
 	static const struct { const char *frames[3]; const char *want; } cases[] = {
 		{ { "{\"t\":\"end\",\"rows\":0}" }, "expected a header" },
-		{ { "{\"t\":\"header\",\"xfer\":2,\"kind\":\"samples\",\"fields\":{},\"meta\":{}}" }, "newer" },
+		{ { "{\"t\":\"header\",\"xfer\":3,\"kind\":\"samples\",\"fields\":{},\"meta\":{}}" }, "newer" },
 		{ { "{\"t\":\"header\",\"xfer\":1,\"kind\":\"frames\",\"fields\":{},\"meta\":{}}" }, "kind" },
 		{ { "{\"t\":\"header\",\"xfer\":1,\"kind\":\"samples\",\"fields\":{\"x\":{\"dtype\":\"<c8\",\"shape\":[]}},\"meta\":{}}" }, "dtype" },
 		{ { HEAD, "{\"t\":\"end\",\"rows\":3}" }, "counts 3 rows" },
