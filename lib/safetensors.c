@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -392,6 +393,65 @@ int xf_safetensors_find(const struct xf_safetensors *st, const char *name)
 	return -1;
 }
 
+int xf_safetensors_read_into(struct xf_safetensors *st, int i, void *buf, struct xf_err *err)
+{
+	const struct entry *e;
+
+	assert(i >= 0 && i < st->n_entries);
+	e = &st->entries[i];
+	if (pread_full(st->fd, buf, e->end - e->begin, st->data_start + e->begin, err) < 0)
+		return xf_err_prefix(err, "%s: tensor '%s'", st->path, e->name);
+	if (!host_is_little_endian()) {
+		struct xf_tensor view = XF_TENSOR_INIT;
+
+		view.dtype = e->dtype;
+		view.ndim = e->ndim;
+		memcpy(view.shape, e->shape, sizeof(view.shape));
+		xf_tensor_set_contiguous_strides(&view);
+		view.data = buf;
+		swap_if_big_endian(&view);
+	}
+	return 0;
+}
+
+int xf_safetensors_map(struct xf_safetensors *st, int i, struct xf_safetensors_map *map, struct xf_err *err)
+{
+	const struct entry *e;
+	uint64_t size, begin, page = (uint64_t)sysconf(_SC_PAGESIZE);
+	void *addr;
+
+	assert(i >= 0 && i < st->n_entries);
+	e = &st->entries[i];
+	*map = (struct xf_safetensors_map){ NULL, 0, NULL };
+	if (e->end == e->begin)
+		return 0;
+	/* A file cut short since open would fault on access rather than fail a read: check first. */
+	if (regular_file_size(st->fd, &size, err) < 0)
+		return xf_err_prefix(err, "%s", st->path);
+	if (size < st->data_start + e->end)
+		return xf_err_set(err, XF_E_FORMAT, "%s: tensor '%s': truncated: the file has %llu bytes, needs %llu",
+				  st->path, e->name, (unsigned long long)size,
+				  (unsigned long long)(st->data_start + e->end));
+	begin = (st->data_start + e->begin) / page * page;
+	map->len = st->data_start + e->end - begin;
+	addr = mmap(NULL, map->len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, st->fd, (off_t)begin);
+	if (addr == MAP_FAILED) {
+		map->len = 0;
+		return xf_err_set(err, XF_E_IO, "%s: tensor '%s': cannot map: %s", st->path, e->name, strerror(errno));
+	}
+	madvise(addr, map->len, MADV_SEQUENTIAL | MADV_WILLNEED);
+	map->addr = addr;
+	map->data = (const char *)addr + (st->data_start + e->begin - begin);
+	return 0;
+}
+
+void xf_safetensors_unmap(struct xf_safetensors_map *map)
+{
+	if (map->addr)
+		munmap(map->addr, map->len);
+	*map = (struct xf_safetensors_map){ NULL, 0, NULL };
+}
+
 int xf_safetensors_read(struct xf_safetensors *st, int i, struct xf_tensor *out, struct xf_err *err)
 {
 	const struct entry *e;
@@ -564,8 +624,8 @@ static int write_tensor(int fd, const struct xf_tensor *t, struct xf_err *err)
 	return rc;
 }
 
-int xf_safetensors_write(int fd, int n, const char *const *names, const struct xf_tensor *tensors,
-			 json_t *metadata, struct xf_err *err)
+int xf_safetensors_write_header(int fd, int n, const char *const *names, const struct xf_tensor *specs,
+				json_t *metadata, struct xf_err *err)
 {
 	unsigned char *header = NULL;
 	size_t len = 0;
@@ -573,13 +633,28 @@ int xf_safetensors_write(int fd, int n, const char *const *names, const struct x
 
 	if (n < 0)
 		return xf_err_set(err, XF_E_USAGE, "negative tensor count %d", n);
-	assert(n == 0 || (names && tensors));
-	if (build_header(n, names, tensors, metadata, &header, &len, err) < 0)
+	assert(n == 0 || (names && specs));
+	if (build_header(n, names, specs, metadata, &header, &len, err) < 0)
 		return -1;
 	rc = xf_write_all(fd, header, len, "safetensors output", err);
 	free(header);
-	for (int i = 0; i < n && rc == 0; i++)
-		if (write_tensor(fd, &tensors[i], err) < 0)
-			rc = xf_err_prefix(err, "tensor '%s'", names[i]);
 	return rc;
+}
+
+int xf_safetensors_write_data(int fd, const char *name, const struct xf_tensor *t, struct xf_err *err)
+{
+	if (write_tensor(fd, t, err) < 0)
+		return xf_err_prefix(err, "tensor '%s'", name);
+	return 0;
+}
+
+int xf_safetensors_write(int fd, int n, const char *const *names, const struct xf_tensor *tensors,
+			 json_t *metadata, struct xf_err *err)
+{
+	if (xf_safetensors_write_header(fd, n, names, tensors, metadata, err) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (xf_safetensors_write_data(fd, names[i], &tensors[i], err) < 0)
+			return -1;
+	return 0;
 }

@@ -73,6 +73,27 @@ int xf_safetensors_find(const struct xf_safetensors *st, const char *name);
 int xf_safetensors_read(struct xf_safetensors *st, int i, struct xf_tensor *out, struct xf_err *err);
 
 /*
+ * Read entry i into buf, which holds at least its bytes (dtype size x elements), in the
+ * host's byte order: for callers that reuse one buffer across tensors. -1 with err as
+ * xf_safetensors_read (buf's content is then undefined).
+ */
+int xf_safetensors_read_into(struct xf_safetensors *st, int i, void *buf, struct xf_err *err);
+
+/*
+ * Map entry i's bytes read-only, as stored (little-endian), instead of copying them: for
+ * large tensors read once. map->data is NULL for an empty tensor. The file's size is checked
+ * first (XF_E_FORMAT if it got shorter since open); a file cut short while mapped makes the
+ * access fault, as with any mapping. -1 with err: also XF_E_IO when mmap fails.
+ */
+struct xf_safetensors_map {
+	void *addr;          /* the mapping (page aligned), or NULL */
+	size_t len;
+	const void *data;    /* the tensor's first byte inside it */
+};
+int xf_safetensors_map(struct xf_safetensors *st, int i, struct xf_safetensors_map *map, struct xf_err *err);
+void xf_safetensors_unmap(struct xf_safetensors_map *map);
+
+/*
  * The "__metadata__" object (every value a string), or NULL if the file has none.
  * Borrowed: valid until close; json_incref it to keep it longer; do not modify it.
  */
@@ -95,5 +116,15 @@ void xf_safetensors_close(struct xf_safetensors *st);
  */
 int xf_safetensors_write(int fd, int n, const char *const *names, const struct xf_tensor *tensors,
 			 json_t *metadata, struct xf_err *err);
+
+/*
+ * The same in two steps, for tensors produced one at a time (bounded memory): the header,
+ * from specs that need only dtype, ndim and shape (data may be NULL), then each tensor's data
+ * in the same order with xf_safetensors_write_data, each matching its spec (the caller's
+ * duty: the file is malformed otherwise).
+ */
+int xf_safetensors_write_header(int fd, int n, const char *const *names, const struct xf_tensor *specs,
+				json_t *metadata, struct xf_err *err);
+int xf_safetensors_write_data(int fd, const char *name, const struct xf_tensor *t, struct xf_err *err);
 
 #endif

@@ -1,0 +1,129 @@
+/*
+ * merge_run: the tensor loop of a merge; see merge_run.h.
+ */
+#include <stdlib.h>
+
+#include "merge_run.h"
+#include "tensor.h"
+
+struct buffers {
+	float **in;           /* per input: room for a converted tensor */
+	const float **data;   /* per input: the tensor as read (in[i], or mapped from the file) */
+	const float **models; /* per model: data[] or NULL where the model sits out */
+	float *out;
+};
+
+static void free_buffers(struct buffers *b, int n)
+{
+	for (int i = 0; b->in && i < n; i++)
+		free(b->in[i]);
+	free(b->in);
+	free(b->data);
+	free(b->models);
+	free(b->out);
+}
+
+static int alloc_buffers(struct buffers *b, int n, int64_t count, struct xf_err *err)
+{
+	size_t bytes = (size_t)(count ? count : 1) * sizeof(float);
+
+	b->in = calloc((size_t)n, sizeof(*b->in));
+	b->data = calloc((size_t)n, sizeof(*b->data));
+	b->models = calloc((size_t)n, sizeof(*b->models));
+	b->out = malloc(bytes);
+	if (!b->in || !b->data || !b->models || !b->out)
+		return xf_err_nomem(err, bytes);
+	for (int i = 0; i < n; i++)
+		if (!(b->in[i] = malloc(bytes)))
+			return xf_err_nomem(err, bytes);
+	return 0;
+}
+
+/* Read entry e of every input into the buffers; models[] points at those present. */
+static int read_entry(const struct xf_merge_run *run, const struct xf_merge_entry *e, struct buffers *b,
+		      struct xf_err *err)
+{
+	int first_model = run->has_base ? 1 : 0;
+
+	for (int i = 0; i < run->plan->n_inputs; i++) {
+		bool present = e->index[i] >= 0;
+
+		b->data[i] = NULL;
+		if (present && xf_model_source_get(run->inputs[i], e->index[i], b->in[i], &b->data[i], err) < 0)
+			return -1;
+		if (i >= first_model)
+			b->models[i - first_model] = b->data[i];
+	}
+	return 0;
+}
+
+static const float *base_of(const struct xf_merge_run *run, const struct buffers *b)
+{
+	return run->has_base ? b->data[0] : NULL;
+}
+
+static int rewind_all(const struct xf_merge_run *run, struct xf_err *err)
+{
+	for (int i = 0; i < run->plan->n_inputs; i++)
+		if (xf_model_source_rewind(run->inputs[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+static void report(const struct xf_merge_run *run, int64_t *done, int64_t count)
+{
+	*done += count;
+	if (run->progress)
+		run->progress(run->progress_ctx, *done);
+}
+
+static int scan_pass(const struct xf_merge_run *run, int pass, struct buffers *b, int64_t *done, struct xf_err *err)
+{
+	const struct xf_merge_plan *p = run->plan;
+
+	for (int t = 0; t < p->n; t++) {
+		const struct xf_merge_entry *e = &p->entries[t];
+
+		if (read_entry(run, e, b, err) < 0 ||
+		    xf_merger_scan(run->merger, pass, base_of(run, b), b->models, e->count, err) < 0)
+			return -1;
+		report(run, done, e->count);
+	}
+	return xf_merger_end_pass(run->merger, pass, err);
+}
+
+static int output_pass(const struct xf_merge_run *run, struct buffers *b, int64_t *done, struct xf_err *err)
+{
+	const struct xf_merge_plan *p = run->plan;
+
+	for (int t = 0; t < p->n; t++) {
+		const struct xf_merge_entry *e = &p->entries[t];
+
+		if (read_entry(run, e, b, err) < 0 ||
+		    xf_merger_tensor(run->merger, e->name, t, base_of(run, b), b->models, e->count, b->out, err) < 0 ||
+		    xf_model_sink_put(run->sink, t, b->out, err) < 0)
+			return -1;
+		report(run, done, e->count);
+	}
+	return xf_model_sink_end(run->sink, err);
+}
+
+int xf_merge_run(const struct xf_merge_run *run, struct xf_err *err)
+{
+	int n = run->plan->n_inputs, passes = xf_merger_passes(run->merger), rc = 0;
+	struct buffers b = { NULL, NULL, NULL, NULL };
+	int64_t done = 0;
+
+	if (alloc_buffers(&b, n, run->plan->max_count, err) < 0) {
+		free_buffers(&b, n);
+		return -1;
+	}
+	for (int p = 0; p < passes && rc == 0; p++)
+		rc = (p > 0 ? rewind_all(run, err) : 0) < 0 ? -1 : scan_pass(run, p, &b, &done, err);
+	if (rc == 0 && passes > 0)
+		rc = rewind_all(run, err);
+	if (rc == 0)
+		rc = output_pass(run, &b, &done, err);
+	free_buffers(&b, n);
+	return rc;
+}
