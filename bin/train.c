@@ -21,7 +21,7 @@
 static const char synopsis[] =
 	"usage: xfer-train [--model softmax|ridge|krr|mlp|ARCH.json] [--init MODEL] [--field NAME]\n"
 	"                  [--labels NAME] [--valid FILE | --valid-split F] [--class-weight none|balanced]\n"
-	"                  [--l2 L] [--max-iter N] [--tol T]\n"
+	"                  [--classes C] [--l2 L] [--max-iter N] [--tol T]\n"
 	"                  [--kernel linear|rbf|poly] [--gamma G] [--degree D] [--coef0 C]\n"
 	"                  [--hidden N,...] [--activation relu|gelu] [--dropout P]\n"
 	"                  [--epochs N] [--batch N] [--optimizer sgd|adamw] [--lr R] [--momentum M]\n"
@@ -90,6 +90,8 @@ static const char help_tail[] =
 	"      --valid FILE      labelled validation rows, reported (and used by --patience)\n"
 	"      --valid-split F   hold out a random fraction F of the rows for validation instead\n"
 	"      --class-weight W  none (default) or balanced: rows weighted by N / (C n_class)\n"
+	"      --classes C       outputs for classes 0..C-1 even if some never occur (default: the\n"
+	"                        largest label + 1), e.g. heads on other label subsets to merge\n"
 	"  -o, --output FILE     write FILE (through a temporary, renamed on success)\n"
 	"  -j, --threads N       threads (default: all cores)\n"
 	"  -q, -v                no summary or training log; more detail;  -h, -V\n"
@@ -103,7 +105,7 @@ static const char help_tail[] =
 	"  xfer-train --model mlp --teacher probs.a --teacher probs.b:2 feats.xs -o student.xs\n"
 	"  xfer-train --init source.xs --new-head --freeze conv2 --lr 3e-4 target.xs -o tuned.xs\n";
 
-enum { OPT_MODEL = PROG_OPT_FIRST_FREE, OPT_INIT, OPT_FIELD, OPT_LABELS, OPT_VALID, OPT_VALID_SPLIT, OPT_CLASS_WEIGHT,
+enum { OPT_MODEL = PROG_OPT_FIRST_FREE, OPT_INIT, OPT_FIELD, OPT_LABELS, OPT_VALID, OPT_VALID_SPLIT, OPT_CLASS_WEIGHT, OPT_CLASSES,
        OPT_L2, OPT_MAX_ITER, OPT_TOL, OPT_HIDDEN, OPT_ACTIVATION, OPT_DROPOUT, OPT_EPOCHS, OPT_BATCH, OPT_OPTIMIZER,
        OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_WEIGHT_DECAY, OPT_WARMUP, OPT_SCHEDULE, OPT_LABEL_SMOOTHING,
        OPT_PATIENCE, OPT_TEACHER, OPT_TEMPERATURE, OPT_ALPHA, OPT_SEED, OPT_SAM, OPT_NEW_HEAD, OPT_FREEZE,
@@ -117,6 +119,7 @@ struct train_opts {
 	const char *arch, *init, *field, *labels, *valid, *input;
 	double valid_split;
 	bool balanced;
+	int classes;                  /* --classes; 0: 1 + the largest label */
 	double l2;                    /* < 0: the default */
 	struct xf_lbfgs_opts lbfgs;
 	struct xf_krr_opts krr;       /* kernel options; gamma only with --gamma (else 1/D); alpha, threads at the fit */
@@ -265,6 +268,7 @@ static void parse_option(int opt, char *arg, struct train_opts *o)
 	case OPT_VALID: o->valid = arg; break;
 	case OPT_VALID_SPLIT: o->valid_split = number("--valid-split", arg, 1e-6, 0.999); break;
 	case OPT_CLASS_WEIGHT: o->balanced = choose("--class-weight", arg, "none", "balanced"); break;
+	case OPT_CLASSES: o->classes = (int)prog_parse_int("--classes", arg, 2, 1 << 20); break;
 	case OPT_L2: o->l2 = number("--l2", arg, 0, 1e300); break;
 	case OPT_MAX_ITER: o->lbfgs.max_iter = (int)prog_parse_int("--max-iter", arg, 0, 1 << 24); break;
 	case OPT_TOL: o->lbfgs.gtol = number("--tol", arg, 0, 1e300); break;
@@ -319,6 +323,7 @@ static void parse_options(int argc, char **argv, struct train_opts *o)
 		{ "field", required_argument, NULL, OPT_FIELD }, { "labels", required_argument, NULL, OPT_LABELS },
 		{ "valid", required_argument, NULL, OPT_VALID }, { "valid-split", required_argument, NULL, OPT_VALID_SPLIT },
 		{ "class-weight", required_argument, NULL, OPT_CLASS_WEIGHT }, { "l2", required_argument, NULL, OPT_L2 },
+		{ "classes", required_argument, NULL, OPT_CLASSES },
 		{ "max-iter", required_argument, NULL, OPT_MAX_ITER }, { "tol", required_argument, NULL, OPT_TOL },
 		{ "hidden", required_argument, NULL, OPT_HIDDEN }, { "activation", required_argument, NULL, OPT_ACTIVATION },
 		{ "dropout", required_argument, NULL, OPT_DROPOUT }, { "epochs", required_argument, NULL, OPT_EPOCHS },
@@ -360,9 +365,15 @@ static void read_data(const struct train_opts *o, const char *path, struct xf_tr
 		die("%s: no rows", path);
 }
 
-/* At least two labels present. */
-static void check_classes(const struct train_opts *o, const struct xf_train_data *d)
+/* At least two labels present; --classes widens the head to classes no row has. */
+static void check_classes(const struct train_opts *o, struct xf_train_data *d)
 {
+	if (o->classes && d->classes > o->classes)
+		die("%s: label %d is not below --classes %d", o->input, d->classes - 1, o->classes);
+	if (o->classes && o->teachers.n && d->classes != o->classes)
+		die("%s: the teachers give %d classes, --classes says %d", o->input, d->classes, o->classes);
+	if (o->classes)
+		d->classes = o->classes;
 	for (int64_t i = 1; i < d->set.n; i++)
 		if (d->y[i] != d->y[0])
 			return;

@@ -1,6 +1,7 @@
 /*
  * merge_run: the tensor loop of a merge; see merge_run.h.
  */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "merge_run.h"
@@ -10,7 +11,7 @@ struct buffers {
 	float **in;           /* per input: room for a converted tensor */
 	const float **data;   /* per input: the tensor as read (in[i], or mapped from the file) */
 	const float **models; /* per model: data[] or NULL where the model sits out */
-	float *out;
+	float *out[2];        /* results, alternately: one is written while the next is merged */
 };
 
 static void free_buffers(struct buffers *b, int n)
@@ -20,7 +21,8 @@ static void free_buffers(struct buffers *b, int n)
 	free(b->in);
 	free(b->data);
 	free(b->models);
-	free(b->out);
+	free(b->out[0]);
+	free(b->out[1]);
 }
 
 static int alloc_buffers(struct buffers *b, int n, int64_t count, struct xf_err *err)
@@ -30,8 +32,9 @@ static int alloc_buffers(struct buffers *b, int n, int64_t count, struct xf_err 
 	b->in = calloc((size_t)n, sizeof(*b->in));
 	b->data = calloc((size_t)n, sizeof(*b->data));
 	b->models = calloc((size_t)n, sizeof(*b->models));
-	b->out = malloc(bytes);
-	if (!b->in || !b->data || !b->models || !b->out)
+	b->out[0] = malloc(bytes);
+	b->out[1] = malloc(bytes);
+	if (!b->in || !b->data || !b->models || !b->out[0] || !b->out[1])
 		return xf_err_nomem(err, bytes);
 	for (int i = 0; i < n; i++)
 		if (!(b->in[i] = malloc(bytes)))
@@ -92,26 +95,130 @@ static int scan_pass(const struct xf_merge_run *run, int pass, struct buffers *b
 	return xf_merger_end_pass(run->merger, pass, err);
 }
 
-static int output_pass(const struct xf_merge_run *run, struct buffers *b, int64_t *done, struct xf_err *err)
+/*
+ * Write-behind: the sink writes tensor t on its own thread while tensor t + 1 is read and
+ * merged, so the kernel's copy into the output overlaps the merge. Without the thread (it
+ * could not be started) tensors are written in line.
+ */
+struct write_behind {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct xf_model_sink *sink;
+	const float *data;   /* the tensor being handed over; NULL when idle */
+	int index;
+	bool quit, started;
+	int rc;              /* -1 once a write failed (err holds why) */
+	struct xf_err err;
+};
+
+static void *write_behind_main(void *arg)
+{
+	struct write_behind *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		const float *data;
+		int rc;
+
+		while (!w->data && !w->quit)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (!w->data)
+			break;
+		data = w->data;
+		pthread_mutex_unlock(&w->lock);
+		rc = w->rc < 0 ? -1 : xf_model_sink_put(w->sink, w->index, data, &w->err);
+		pthread_mutex_lock(&w->lock);
+		w->rc = rc < 0 ? -1 : w->rc;
+		w->data = NULL;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void write_behind_start(struct write_behind *w, struct xf_model_sink *sink)
+{
+	*w = (struct write_behind){ .sink = sink, .err = XF_ERR_INIT };
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->started = pthread_create(&w->thread, NULL, write_behind_main, w) == 0;
+}
+
+/* Wait until the tensor handed over last is written; -1 with err if any write failed. */
+static int write_behind_wait(struct write_behind *w, struct xf_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->lock);
+	while (w->data)
+		pthread_cond_wait(&w->cond, &w->lock);
+	rc = w->rc;
+	pthread_mutex_unlock(&w->lock);
+	if (rc < 0)
+		*err = w->err;
+	return rc;
+}
+
+/* Hand tensor i over (after write_behind_wait); data must stay untouched until the next wait. */
+static int write_behind_put(struct write_behind *w, int i, const float *data, struct xf_err *err)
+{
+	if (!w->started)
+		return xf_model_sink_put(w->sink, i, data, err);
+	pthread_mutex_lock(&w->lock);
+	w->data = data;
+	w->index = i;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+static void write_behind_stop(struct write_behind *w)
+{
+	if (w->started) {
+		pthread_mutex_lock(&w->lock);
+		w->quit = true;
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->thread, NULL);
+	}
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+}
+
+static int merge_tensors(const struct xf_merge_run *run, struct buffers *b, struct write_behind *w, int64_t *done,
+			 struct xf_err *err)
 {
 	const struct xf_merge_plan *p = run->plan;
 
 	for (int t = 0; t < p->n; t++) {
 		const struct xf_merge_entry *e = &p->entries[t];
+		float *out = b->out[t & 1];
 
 		if (read_entry(run, e, b, err) < 0 ||
-		    xf_merger_tensor(run->merger, e->name, t, base_of(run, b), b->models, e->count, b->out, err) < 0 ||
-		    xf_model_sink_put(run->sink, t, b->out, err) < 0)
+		    xf_merger_tensor(run->merger, e->name, t, base_of(run, b), b->models, e->count, out, err) < 0 ||
+		    write_behind_wait(w, err) < 0 || write_behind_put(w, t, out, err) < 0)
 			return -1;
 		report(run, done, e->count);
 	}
-	return xf_model_sink_end(run->sink, err);
+	return write_behind_wait(w, err);
+}
+
+static int output_pass(const struct xf_merge_run *run, struct buffers *b, int64_t *done, struct xf_err *err)
+{
+	struct write_behind w;
+	int rc;
+
+	write_behind_start(&w, run->sink);
+	rc = merge_tensors(run, b, &w, done, err);
+	write_behind_stop(&w);
+	return rc < 0 ? -1 : xf_model_sink_end(run->sink, err);
 }
 
 int xf_merge_run(const struct xf_merge_run *run, struct xf_err *err)
 {
 	int n = run->plan->n_inputs, passes = xf_merger_passes(run->merger), rc = 0;
-	struct buffers b = { NULL, NULL, NULL, NULL };
+	struct buffers b = { NULL, NULL, NULL, { NULL, NULL } };
 	int64_t done = 0;
 
 	if (alloc_buffers(&b, n, run->plan->max_count, err) < 0) {

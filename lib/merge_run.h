@@ -1,7 +1,7 @@
 /*
  * merge_run: drive a merge over its inputs, tensor by tensor: the merger's passes (global
  * TIES), then the output pass into a model sink. Memory: one float32 buffer per input and
- * one for the result, each the size of the largest tensor.
+ * two for results (one is written while the next is merged), each the size of the largest tensor.
  */
 #ifndef XF_MERGE_RUN_H
 #define XF_MERGE_RUN_H

@@ -152,6 +152,38 @@ same "the base from stdin" "$(od -An -tx1 "$T/ties.safetensors")" "$(od -An -tx1
 expect_fail 2 "--scope global needs to read its inputs twice: not stdin" \
 	xfer-merge --method ties --scope global --base - "$T/m1.xs" "$T/m2.xs" <"$T/base.xs"
 
+# Tensor frames may come in any order: a stream listing them backwards merges the same.
+"$PY" - "$T/m1.xs" "$T/m1-rev.xs" <<'PY'
+import sys, msgpack
+fr = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False))
+body = [f for f in fr if f["t"] == "tensor"][::-1]
+with open(sys.argv[2], "wb") as f:
+    for g in [fr[0]] + body + [fr[-1]]:
+        f.write(msgpack.packb(g, use_bin_type=True))
+PY
+xfer-merge -q --method ties --density 0.3 --base "$T/base.xs" "$T/m1-rev.xs" "$T/m2.xs" "$T/m3.xs" \
+	-o "$T/ties-rev.safetensors"
+same "tensor frames out of the header's order" "$(od -An -tx1 "$T/ties.safetensors")" \
+	"$(od -An -tx1 "$T/ties-rev.safetensors")"
+
+# Two heads trained by xfer-train: the average keeps their graph, so xfer-embed runs it, and
+# for linear heads it gives the average of their logits.
+xfer-cat --head 300 "$top/data/mnist10k.xs.zst" -o "$T/d1.xs"
+xfer-cat --rows 300:600 "$top/data/mnist10k.xs.zst" -o "$T/d2.xs"
+xfer-train -q --classes 10 "$T/d1.xs" -o "$T/h1.xs"
+xfer-train -q --classes 10 "$T/d2.xs" -o "$T/h2.xs"
+xfer-merge -q --method linear "$T/h1.xs" "$T/h2.xs" -o "$T/h12.xs"
+logits() { xfer-embed -m "$1" --logits "$T/d1.xs" | "$PY" -c '
+import sys, numpy as np, msgpack, msgpack_numpy as m
+b = [f for f in msgpack.Unpacker(sys.stdin.buffer, object_hook=m.decode, raw=False) if f["t"] == "batch"]
+np.save(sys.argv[1], np.concatenate([f["cols"]["logits"] for f in b]))' "$2"; }
+logits "$T/h1.xs" "$T/l1.npy"; logits "$T/h2.xs" "$T/l2.npy"; logits "$T/h12.xs" "$T/l12.npy"
+same "merged heads run in xfer-embed; their logits are the parents' mean" ok "$("$PY" -c '
+import sys, numpy as np
+a, b, c = (np.load(sys.argv[i]) for i in (1, 2, 3))
+print("ok" if np.abs(c - (a + b) / 2).max() <= 1e-4 * np.abs(c).max() else np.abs(c - (a + b) / 2).max())' \
+	"$T/l1.npy" "$T/l2.npy" "$T/l12.npy")"
+
 # Float16 in: arithmetic in float32, the output in the base's dtype unless --dtype.
 xfer-merge -q --method linear "$T/m1-f16.safetensors" "$T/m2-f16.safetensors" -o "$T/h.safetensors"
 same "float16 in, float16 out, the mean rounded once" ok "$("$PY" - "$T" <<'PY'

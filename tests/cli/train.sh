@@ -425,6 +425,26 @@ expect_fail 1 "--init with a model for fewer classes" xfer-train --init "$T/mlp3
 stderr_has "... says so" "*has 3 outputs, the labels go up to 5*"
 expect_fail 2 "--init with --model" xfer-train --init "$T/mlp20.xs" --model ridge "$T/tr.xs"
 expect_fail 2 "--valid and --valid-split" xfer-train --valid "$T/te.xs" --valid-split 0.1 "$T/tr.xs"
+# --classes: a ten-way head from rows of digits 0-4 only (for merging with heads on other digits).
+xfer-cat --head 300 "$T/tr.xs" | "$PY" -c '
+import sys, numpy as np, msgpack, msgpack_numpy as m
+fr = list(msgpack.Unpacker(sys.stdin.buffer, object_hook=m.decode, raw=False))
+for f in fr:
+    if f["t"] == "batch":
+        keep = f["cols"]["y"] < 5
+        f["cols"] = {k: v[keep] for k, v in f["cols"].items()}; f["n"] = int(keep.sum())
+    if f["t"] == "end":
+        f["rows"] = sum(g["n"] for g in fr if g["t"] == "batch")
+    sys.stdout.buffer.write(msgpack.packb(f, default=m.encode, use_bin_type=True))' >"$T/low.xs"
+xfer-train -q --classes 10 "$T/low.xs" -o "$T/low10.xs"
+same "--classes 10 on digits 0-4: ten logits, the unseen classes never predicted on those rows" "10 0" \
+	"$(xfer-embed -m "$T/low10.xs" --logits "$T/low.xs" | "$PY" -c '
+import sys, numpy as np, msgpack, msgpack_numpy as m
+b = [f for f in msgpack.Unpacker(sys.stdin.buffer, object_hook=m.decode, raw=False) if f["t"] == "batch"]
+z = np.concatenate([f["cols"]["logits"] for f in b]); print(z.shape[1], int((z.argmax(1) >= 5).sum()))')"
+expect_fail 1 "--classes below a label" xfer-train --classes 3 "$T/low.xs"
+stderr_has "... names the label" "*label 4*--classes 3*"
+expect_fail 2 "--classes 1" xfer-train --classes 1 "$T/low.xs"
 echo '{"graph": {"inputs": {"x": {"shape": [784]}}, "nodes": [], "outputs": []}}' >"$T/bad.json"
 expect_fail 1 "an architecture file without tensors" xfer-train --model "$T/bad.json" "$T/tr.xs"
 stderr_has "... names the file" "*bad.json*"
