@@ -195,6 +195,22 @@ ok = all(got[k][0] == "F16" and np.array_equal(got[k][1], ((a[k][1].astype("<f4"
 print("ok" if ok else "differs")
 PY
 )"
+"$PY" - "$T" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1]); import st
+t = sys.argv[1]
+for i in (1, 2):
+    st.write(t + "/m%d-bf.safetensors" % i, {k: ("BF16", st.bf16(v)) for k, v in st.f32(t + "/m%d.safetensors" % i).items()})
+PY
+xfer-merge -q --method linear "$T/m1-bf.safetensors" "$T/m2-bf.safetensors" -o "$T/bfin.safetensors"
+same "bfloat16 in, bfloat16 out: the mean of the widened values, rounded once" ok "$("$PY" - "$T" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1]); import st
+t = sys.argv[1]
+a, b, got = st.f32(t + "/m1-bf.safetensors"), st.f32(t + "/m2-bf.safetensors"), st.read(t + "/bfin.safetensors")
+print("ok" if all(got[k][0] == "BF16" and np.array_equal(got[k][1], st.bf16((a[k] + b[k]) / 2)) for k in a) else "differs")
+PY
+)"
 xfer-merge -q --method linear --dtype bf16 $M -o "$T/bf.safetensors"
 same "--dtype bf16: rounded to nearest even" ok "$("$PY" - "$T" <<'PY'
 import sys, numpy as np
