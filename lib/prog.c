@@ -118,6 +118,16 @@ void die_err(const struct xf_err *err)
 	die("%s", err->msg);
 }
 
+void die_input(const char *path, const struct xf_err *err)
+{
+	const char *name = strcmp(path, "-") ? path : "<stdin>";
+	size_t len = strlen(name);
+
+	if (!strncmp(err->msg, name, len) && err->msg[len] == ':')
+		die("%s", err->msg);
+	die("%s: %s", name, err->msg);
+}
+
 void note(int level, const char *fmt, ...)
 {
 	va_list ap;
@@ -233,6 +243,7 @@ static bool ends_with(const char *s, const char *suffix)
 static int open_output_file(struct prog_output *o, const char *path)
 {
 	char resolved[PATH_MAX];
+	sigset_t fatal, old;
 	struct stat st;
 	int fd;
 
@@ -248,10 +259,17 @@ static int open_output_file(struct prog_output *o, const char *path)
 	}
 	if (snprintf(temp_path, sizeof(temp_path), "%s" XF_TEMP_SUFFIX, path) >= (int)sizeof(temp_path))
 		die("output name too long: '%s'", path);
+	/* A signal between creating the temporary and recording it would leave it behind. */
+	sigemptyset(&fatal);
+	sigaddset(&fatal, SIGINT);
+	sigaddset(&fatal, SIGTERM);
+	sigaddset(&fatal, SIGHUP);
+	sigprocmask(SIG_BLOCK, &fatal, &old);
 	fd = mkstemp(temp_path);
+	temp_live = fd >= 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (fd < 0)
 		die("cannot create '%s': %s", temp_path, strerror(errno));
-	temp_live = 1;
 	fchmod(fd, 0666 & ~umask(umask(0)));
 	return fd;
 }
