@@ -50,6 +50,11 @@ __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
 __attribute__((noreturn, format(printf, 1, 2))) void usage_error(const char *fmt, ...);
 /* Die with a library error: quietly by SIGPIPE for XF_E_PIPE, exit 2 for XF_E_USAGE, else 1. */
 __attribute__((noreturn)) void die_err(const struct xf_err *err);
+/*
+ * Die (status 1) with an error about the input `path` ("-" is stdin): the input's name once in
+ * front of the message; the reader's messages begin with it already.
+ */
+__attribute__((noreturn)) void die_input(const char *path, const struct xf_err *err);
 /* Print at display level `level` (1 warnings, 2 -v summaries, 3 -vv details). */
 __attribute__((format(printf, 2, 3))) void note(int level, const char *fmt, ...);
 int prog_verbosity(void);
