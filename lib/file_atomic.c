@@ -18,6 +18,14 @@ static int close_file(FILE *fp, bool ok, struct xf_err *err)
 	return ok ? 0 : -1;
 }
 
+unsigned xf_new_file_mode(void)
+{
+	mode_t mask = umask(0);   /* reading the umask means setting it: put it back at once */
+
+	umask(mask);
+	return 0666 & ~mask;
+}
+
 /* Create the temporary from the mkstemp template `temp` and write the content into it. */
 static int write_temp(char *temp, bool *created, xf_file_emit_fn emit, void *ctx, struct xf_err *err)
 {
@@ -27,7 +35,7 @@ static int write_temp(char *temp, bool *created, xf_file_emit_fn emit, void *ctx
 	if (fd < 0)
 		return xf_err_set(err, XF_E_IO, "%s", strerror(errno));
 	*created = true;
-	fchmod(fd, 0666 & ~umask(umask(0)));   /* mkstemp gives 0600; use what open(2) would */
+	fchmod(fd, xf_new_file_mode());
 	fp = fdopen(fd, "wb");
 	if (!fp) {
 		saved = errno;

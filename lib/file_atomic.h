@@ -14,6 +14,9 @@
 /* The temporary's suffix: mkstemp(3) replaces the six X's of its template by random characters. */
 #define XF_TEMP_SUFFIX ".tmp." "XXXXXX"
 
+/* The mode open(2) gives a new file, 0666 less the umask (mkstemp(3) gives 0600). */
+unsigned xf_new_file_mode(void);
+
 /* Writes the content to fp; returns 0 or -1 with err. */
 typedef int (*xf_file_emit_fn)(FILE *fp, void *ctx, struct xf_err *err);
 

@@ -270,7 +270,7 @@ static int open_output_file(struct prog_output *o, const char *path)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (fd < 0)
 		die("cannot create '%s': %s", temp_path, strerror(errno));
-	fchmod(fd, 0666 & ~umask(umask(0)));
+	fchmod(fd, xf_new_file_mode());
 	return fd;
 }
 

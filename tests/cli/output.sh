@@ -31,4 +31,7 @@ same "leaves neither the file nor a temporary" "" "$(ls "$T" | grep '^out\.xs' |
 echo keep >"$T/old.xs"
 expect_fail 1 "a failing run over an existing file" xfer-cat -o "$T/old.xs" "$T/cut.xs"
 same "leaves the old file as it was" keep "$(cat "$T/old.xs")"
+(umask 027 && xfer-cat -o "$T/mode.xs" "$T/in.xs" && xfer-project --plot "$T/mode.png" "$T/in.xs" >/dev/null 2>&1 || true)
+same "-o FILE and plots get the mode the umask gives, as with > FILE" "640 640" \
+	"$(stat -c %a "$T/mode.xs") $(stat -c %a "$T/mode.png" 2>/dev/null || echo none)"
 finish
