@@ -166,7 +166,7 @@ static void fail(const char *input, const struct xf_err *err)
 {
 	if (err->code == XF_E_PIPE || err->code == XF_E_USAGE)
 		die_err(err);
-	die("%s: %s", input, err->msg);
+	die_input(input, err);
 }
 
 static void load_model(const char *path, struct xf_model *m)

@@ -265,7 +265,7 @@ static void plot(const struct project_opts *o, const struct xf_samples *s, const
 	int skipped;
 
 	if ((o->labels || xf_header_find(&s->h, field) >= 0) && xf_samples_labels(s, field, &labels, &err) < 0)
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	for (int64_t i = 0; labels && i < s->n; i++) {
 		if (labels[i] < 0 || labels[i] > 1 << 20)
 			die("%s: label %lld of row %lld is out of range for a plot", o->input, (long long)labels[i],
@@ -321,7 +321,7 @@ static void get_layout(const struct project_opts *o, const struct xf_samples *s,
 
 	if (!o->layout) {
 		if (xf_image_fit(x, s->n, d, &o->image, l, &err) < 0)
-			die("%s: %s", o->input, err.msg);
+			die_input(o->input, &err);
 		if (o->save_layout && xf_image_layout_save(o->save_layout, &s->h, l, &err) < 0)
 			die_err(&err);
 		return;
@@ -356,13 +356,13 @@ static void make_images(const struct project_opts *o, struct xf_samples *s, cons
 		die_err(&err);
 	img = t.data;
 	if (xf_layout_transform(&l, x, s->n, img, &err) < 0) /* n x H x W, spread below */
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	for (int64_t i = s->n - 1; channels > 1 && i >= 0; i--)
 		for (int c = channels - 1; c >= 0; c--)
 			memmove(img + (i * channels + c) * plane, img + i * plane, (size_t)plane * sizeof(float));
 	if (o->images_to && xf_header_find(&s->h, o->labels ? o->labels : "y") >= 0 &&
 	    xf_samples_labels(s, o->labels ? o->labels : "y", &labels, &err) < 0)
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	if (o->images_to && xf_image_tar_write(o->images_to, img, s->n, channels, l.height, l.width, labels, &err) < 0)
 		die_err(&err);
 	if (xf_samples_put(s, o->field ? o->field : "x", &t, &err) < 0)
@@ -382,7 +382,7 @@ static void embed(struct project_opts *o, struct xf_samples *s, const double *x,
 		die("out of memory");
 	o->p.tsne.ctx = prog_progress_start(&o->common, "t-SNE iterations", xf_tsne_iterations(&o->p.tsne));
 	if (xf_project(x, s->n, d, &o->p, y, &res, &err) < 0)
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	prog_progress_done(o->p.tsne.ctx);
 	if (o->p.method == XF_PROJECT_TSNE)
 		note(1, "KL divergence %.6f after %d iterations", res.kl, xf_tsne_iterations(&o->p.tsne));
@@ -402,7 +402,7 @@ static void run(struct project_opts *o, struct prog_output *out)
 	int64_t d;
 
 	if (xf_samples_read(r, &s, &err) < 0 || xf_samples_f64(&s, o->field ? o->field : "x", &x, &d, &err) < 0)
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	xf_reader_close(r);
 	if (o->image.height || o->layout) {
 		make_images(o, &s, x, d);

@@ -247,7 +247,7 @@ static const struct xf_header *first_header(struct xf_reader *r, const char *pat
 
 	xf_frame_release(&f);
 	if (rc < 0)
-		die("%s: %s", path, err.msg);
+		die_input(path, &err);
 	if (rc == 0)
 		die("%s: empty input (no stream)", path);
 	if (xf_reader_header(r)->kind == XF_KIND_MODEL)
@@ -268,7 +268,7 @@ static void read_source(const struct prune_opts *o, struct source *s)
 	s->r = prog_open_reader(o->input);
 	if (!strcmp(o->input, "-")) {
 		if (xf_samples_read(s->r, &s->all, &err) < 0)
-			die("%s: %s", o->input, err.msg);
+			die_input(o->input, &err);
 		xf_reader_close(s->r), s->r = NULL;
 		want_y = needs_labels(o) || xf_header_find(&s->all.h, labels) >= 0;
 	} else {
@@ -294,7 +294,7 @@ static void read_source(const struct prune_opts *o, struct source *s)
 			xf_tensor_rows(&s->all.cols[f], 0, s->all.n, &cols[i]);
 	}
 	if (s->r && xf_read_fields(s->r, k, names, (enum xf_dtype[]){ XF_DTYPE_COUNT, XF_DTYPE_COUNT }, cols, &err) < 0)
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	s->n = k ? cols[0].shape[0] : s->all.n;
 	if (needs_features(o->method))
 		s->x = floats_of(&cols[0], o->input, field, &s->d);
@@ -316,7 +316,7 @@ static float *read_target(const struct prune_opts *o, const struct source *s, in
 	float *v;
 
 	if (xf_samples_read(r, &t, &err) < 0)
-		die("%s: %s", o->target, err.msg);
+		die_input(o->target, &err);
 	xf_reader_close(r);
 	for (int k = 0; !name && k < 3; k++)
 		if (xf_header_find(&t.h, pred_names[k]) >= 0)
@@ -380,7 +380,7 @@ static void run_method(struct prune_opts *o, struct source *s, struct xf_prune_d
 		break;
 	}
 	if (rc < 0)
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	free(target);
 }
 
@@ -477,7 +477,7 @@ static void stream_kept(struct source *s, const char *path, const bool *keep, js
 	int rc;
 
 	if (xf_reader_rewind(s->r, &err) < 0)
-		die("%s: %s", path, err.msg);
+		die_input(path, &err);
 	while ((rc = xf_reader_next(s->r, &f, &err)) > 0) {
 		if (f.type == XF_FRAME_HEADER)
 			begin(w, xf_reader_header(s->r), record);
@@ -490,7 +490,7 @@ static void stream_kept(struct source *s, const char *path, const bool *keep, js
 		xf_frame_release(&f);
 	}
 	if (rc < 0)
-		die("%s: %s", path, err.msg);
+		die_input(path, &err);
 }
 
 /* stdin's rows, held in memory. */

@@ -359,7 +359,7 @@ static void read_data(const struct train_opts *o, const char *path, struct xf_tr
 	struct xf_reader *r = prog_open_reader(path);
 
 	if (xf_train_data_read(r, o->field ? o->field : "x", o->labels ? o->labels : "y", &o->teachers, d, &err) < 0)
-		die("%s: %s", path, err.msg);
+		die_input(path, &err);
 	xf_reader_close(r);
 	if (d->set.n == 0)
 		die("%s: no rows", path);
@@ -388,7 +388,7 @@ static struct xf_train_data *validation(const struct train_opts *o, struct xf_tr
 
 	if (o->valid_split > 0) {
 		if (xf_train_data_split(tr, o->valid_split, o->fit.seed, va, &err) < 0)
-			die("%s: %s", o->input, err.msg);
+			die_input(o->input, &err);
 		return va;
 	}
 	if (!o->valid)
@@ -436,7 +436,7 @@ static json_t *fit_head(struct train_opts *o, const struct xf_train_data *d, con
 		double used;
 
 		if (xf_ridge_fit(s->x, s->y, s->n, s->count, d->classes, o->l2, w, b, &used, &err) < 0)
-			die("%s: %s", o->input, err.msg);
+			die_input(o->input, &err);
 		return json_pack("{s:s, s:f}", "model", "ridge", "l2", used);
 	}
 	struct xf_softmax_opts so = { o->l2 < 0 ? 1.0 / (double)s->n : o->l2, prog_threads(&o->common), class_weight,
@@ -446,7 +446,7 @@ static json_t *fit_head(struct train_opts *o, const struct xf_train_data *d, con
 	so.lbfgs.report = show_iteration;
 	so.lbfgs.report_ctx = prog_progress_start(&o->common, "L-BFGS iterations", o->lbfgs.max_iter);
 	if (xf_softmax_fit(s->x, s->y, s->n, s->count, d->classes, &so, w, b, &res, &err) < 0)
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	prog_progress_done(so.lbfgs.report_ctx);
 	note(2, "%d iterations, %d evaluations: %s", res.iterations, res.evaluations, xf_lbfgs_stop_name(res.stop));
 	return json_pack("{s:s, s:f, s:s, s:i, s:f, s:s}", "model", "softmax", "l2", so.l2, "class_weight",
@@ -516,11 +516,11 @@ static json_t *train_krr(struct train_opts *o, const struct xf_train_data *tr, c
 	k.alpha = o->l2 < 0 ? 1 : o->l2;
 	k.threads = prog_threads(&o->common);
 	if (xf_krr_check(s->n, s->count, &err) < 0)
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	if (!(dual = malloc((size_t)(s->n * tr->classes) * sizeof(double) + 1)))
 		die("out of memory");
 	if (xf_krr_fit(s->x, s->y, s->n, s->count, tr->classes, &k, dual, &err) < 0)
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	record = krr_record(&k);
 	add_accuracy(record, "train_accuracy", xf_krr_train_accuracy(s->y, s->n, tr->classes, k.alpha, dual), "train");
 	if (xf_krr_build(tr->ndim, tr->shape, s->x, s->n, tr->classes, &k, dual, m, &err) < 0)
@@ -586,7 +586,7 @@ static void prepare_finetune(const struct train_opts *o, const struct xf_train_d
 
 	*trainable = NULL, *lr_scale = NULL;
 	if (o->new_head && xf_finetune_new_head(m, tr->classes, o->fit.seed, &err) < 0)
-		die("%s: %s", o->init, err.msg);
+		die_input(o->init, &err);
 	if (o->reinit && xf_finetune_reinit(m, o->reinit, o->fit.seed + 1, &err) < 0)
 		die_err(&err);
 	if (o->freeze && (!(*trainable = calloc((size_t)m->h.n_fields + 1, sizeof(bool))) ||
@@ -643,10 +643,10 @@ static json_t *train_network(struct train_opts *o, const struct xf_train_data *t
 
 	f.on_epoch = show_epoch, f.on_step = show_step, f.ctx = &view;
 	if (xf_fit(m, c, &tr->set, va ? &va->set : NULL, &f, &res, &err) < 0)
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	prog_progress_done(view.bar);
 	if (xf_evaluate(m, c, &tr->set, f.batch, f.threads, &loss, &acc, &err) < 0)
-		die("%s: %s", o->input, err.msg);
+		die_input(o->input, &err);
 	json_t *record = json_pack("{s:s, s:i, s:i, s:s, s:f, s:f, s:f}", "model", o->init ? "init" : o->arch ? "arch" : "mlp",
 				   "epochs", res.epochs, "best_epoch", res.best_epoch, "optimizer",
 				   f.optim.kind == XF_OPTIM_ADAMW ? "adamw" : "sgd", "lr", f.lr, "weight_decay",

@@ -46,5 +46,7 @@ int xf_err_prefix(struct xf_err *err, const char *fmt, ...)
 
 int xf_err_nomem(struct xf_err *err, size_t bytes)
 {
+	if (!bytes) /* the caller did not say how much */
+		return xf_err_set(err, XF_E_NOMEM, "out of memory");
 	return xf_err_set(err, XF_E_NOMEM, "out of memory (allocating %zu bytes)", bytes);
 }

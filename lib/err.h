@@ -32,7 +32,7 @@ int xf_err_set(struct xf_err *err, int code, const char *fmt, ...)
 /* Put "prefix: " in front of an existing message, to add context as an error travels up. */
 int xf_err_prefix(struct xf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Fill err for a failed allocation of `bytes`; returns -1. */
+/* Fill err for a failed allocation of `bytes` (0: not known, left out of the message); returns -1. */
 int xf_err_nomem(struct xf_err *err, size_t bytes);
 
 #endif

@@ -35,8 +35,10 @@
 #include "header.h"
 #include "tensor.h"
 
-/* Largest file or archive entry read, in bytes; refused before it is read. */
+/* Largest file or archive entry read, in bytes; refused before it is read (the fuzz build lowers it). */
+#ifndef XF_IMGSET_MAX_FILE
 #define XF_IMGSET_MAX_FILE ((int64_t)256 << 20)
+#endif
 
 struct xf_imgset;   /* opaque */
 

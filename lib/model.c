@@ -1,5 +1,6 @@
 /* model: a model segment read into memory with its graph; see model.h. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,15 +67,20 @@ static int take_tensor(struct xf_model *m, struct xf_frame *f, struct xf_err *er
 	return 0;
 }
 
-/* After a reader error: name a tensor that has not arrived, since that is the likely cause. */
+/*
+ * After a reader error: name a tensor that has not arrived, since that is the likely cause. It
+ * goes after the reader's message, which begins with the input's name.
+ */
 static int missing_tensor(struct xf_model *m, struct xf_err *err)
 {
 	struct xf_err why = XF_ERR_INIT;
+	size_t len = strlen(err->msg);
 
 	for (int i = 0; i < m->h.n_fields; i++)
 		if (!m->weights[i]) {
 			field_error(m, i, &why, XF_E_FORMAT, "never arrives");
-			return xf_err_prefix(err, "%s", why.msg);
+			snprintf(err->msg + len, sizeof(err->msg) - len, " (%s)", why.msg);
+			return -1;
 		}
 	return -1;
 }
@@ -147,9 +153,16 @@ int xf_model_create(json_t *graph, int n, const char *const *names, const int *n
 	if (!graph || !(m->h.meta = json_object()) || !(m->weights = calloc((size_t)n + 1, sizeof(float *))))
 		rc = xf_err_nomem(err, 0);
 	for (int i = 0; rc == 0 && i < n; i++) {
+		size_t bytes = 0;
+		char s[160];
+
 		rc = xf_header_add_field(&m->h, names[i], XF_DTYPE_F32, ndims[i], shapes[i], err);
-		if (rc == 0 && !(m->weights[i] = calloc((size_t)xf_shape_count(ndims[i], shapes[i]) + 1, sizeof(float))))
-			rc = xf_err_nomem(err, 0);
+		/* A model tensor is written as one frame, so the frame limit bounds it (schemas/stream.md 5.4). */
+		if (rc == 0 && xf_shape_bytes(XF_DTYPE_F32, ndims[i], shapes[i], XF_MAX_FRAME, &bytes, err) < 0)
+			rc = xf_err_set(err, XF_E_LIMIT, "tensor '%s' of shape %s does not fit in a frame (%u bytes of float32 at most)",
+					names[i], xf_shape_str(ndims[i], shapes[i], s, sizeof(s)), XF_MAX_FRAME);
+		if (rc == 0 && !(m->weights[i] = calloc(bytes / sizeof(float) + 1, sizeof(float))))
+			rc = xf_err_nomem(err, bytes);
 	}
 	rc = rc ? rc : xf_graph_parse(m->h.graph, &m->h, &m->g, err);
 	if (rc < 0)

@@ -39,9 +39,9 @@ static int open_stream_header(struct xf_model_source *src, struct xf_err *err)
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
-		return xf_err_set(err, XF_E_FORMAT, "empty input: expected a model");
+		return xf_err_set(err, XF_E_FORMAT, "%s: empty input: expected a model", xf_reader_name(src->r));
 	if (xf_reader_header(src->r)->kind != XF_KIND_MODEL)
-		return xf_err_set(err, XF_E_FORMAT, "a %s stream, not a model",
+		return xf_err_set(err, XF_E_FORMAT, "%s: a %s stream, not a model", xf_reader_name(src->r),
 				  xf_kind_name(xf_reader_header(src->r)->kind));
 	return 0;
 }
@@ -76,8 +76,8 @@ int xf_model_source_open(const char *path, struct xf_model_source **out, struct 
 	src->threads = 1;
 	if (has_suffix(path, ".safetensors"))
 		rc = xf_safetensors_open(path, &src->st, err);
-	else if ((rc = open_stream(src, err)) < 0)
-		xf_err_prefix(err, "%s", strcmp(path, "-") ? path : "stdin");
+	else
+		rc = open_stream(src, err); /* the reader's messages name the input */
 	if (rc < 0) {
 		xf_model_source_close(src);
 		return -1;
@@ -288,7 +288,7 @@ static int next_stream_tensor(struct xf_model_source *src, int i, struct xf_tens
 		if (rc <= 0 || f.type != XF_FRAME_TENSOR) {
 			xf_frame_release(&f);
 			if (rc < 0)
-				return xf_err_prefix(err, "%s", xf_model_source_path(src));
+				return -1; /* the reader's message names the input */
 			return xf_err_set(err, XF_E_FORMAT, "%s: the model ended before tensor '%s'",
 					  xf_model_source_path(src), src->h.fields[i].name);
 		}
@@ -352,9 +352,9 @@ int xf_model_source_rewind(struct xf_model_source *src, struct xf_err *err)
 	}
 	if (!strcmp(src->path, "-"))
 		return xf_err_set(err, XF_E_USAGE, "stdin cannot be read twice: give the model as a file");
-	if (xf_reader_rewind(src->r, err) < 0 || open_stream_header(src, err) < 0)
+	if (xf_reader_rewind(src->r, err) < 0)
 		return xf_err_prefix(err, "%s", src->path);
-	return 0;
+	return open_stream_header(src, err);
 }
 
 void xf_model_source_close(struct xf_model_source *src)

@@ -13,6 +13,7 @@
 /* One field's rows: streamed from an .npy reader, or held whole (npz members). */
 struct column_source {
 	char name[XF_MAX_NAME + 1];
+	const char *path;            /* the .npy or .npz it comes from, for messages */
 	struct xf_source *src;
 	struct xf_npy_reader *npy;
 	struct xf_tensor whole;
@@ -23,6 +24,7 @@ struct npz_collect {
 	struct column_source *cols;
 	int n, cap;
 	const char *prefix;
+	const char *path;
 };
 
 static int add_npz_member(void *ctx, const char *name, struct xf_tensor *t, struct xf_err *err)
@@ -42,6 +44,7 @@ static int add_npz_member(void *ctx, const char *name, struct xf_tensor *t, stru
 	s = memset(&c->cols[c->n++], 0, sizeof(*s));
 	s->whole = *t;
 	s->rows = t->ndim ? t->shape[0] : -1;
+	s->path = c->path;
 	snprintf(s->name, sizeof(s->name), "%s%s%s", c->prefix ? c->prefix : "", c->prefix ? "." : "", name);
 	return 0;
 }
@@ -57,6 +60,7 @@ static int open_npy(struct column_source *s, const char *name, const char *path,
 {
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->path = path;
 	if (!(s->src = xf_source_open(path, err)) || !(s->npy = xf_npy_reader_open(xf_source_read_fn, s->src, path, err)))
 		return -1;
 	s->rows = xf_npy_reader_info(s->npy)->ndim ? xf_npy_reader_info(s->npy)->shape[0] : -1;
@@ -78,6 +82,7 @@ static int open_sources(const struct xf_pack_array *arrays, int n, struct npz_co
 	for (int i = 0; i < n; i++) {
 		if (is_npz(arrays[i].path)) {
 			c->prefix = arrays[i].name;
+			c->path = arrays[i].path;
 			if (xf_npz_read(arrays[i].path, add_npz_member, c, err) < 0)
 				return -1;
 			continue;
@@ -101,8 +106,9 @@ static int declare(struct column_source *cols, int n, struct xf_header *h, struc
 		if (cols[i].rows < 0)
 			return xf_err_set(err, XF_E_FORMAT, "field \"%s\" is a 0-d array: it has no rows", cols[i].name);
 		if (cols[i].rows != cols[0].rows)
-			return xf_err_set(err, XF_E_FORMAT, "field \"%s\" has %lld rows, \"%s\" has %lld", cols[i].name,
-					  (long long)cols[i].rows, cols[0].name, (long long)cols[0].rows);
+			return xf_err_set(err, XF_E_FORMAT, "'%s': field \"%s\" has %lld rows, \"%s\" has %lld",
+					  cols[i].path, cols[i].name, (long long)cols[i].rows, cols[0].name,
+					  (long long)cols[0].rows);
 		if (dtype == XF_DTYPE_STR && ndim != 1)
 			return xf_err_set(err, XF_E_FORMAT, "field \"%s\": string arrays must be 1-D", cols[i].name);
 		if (xf_header_add_field(h, cols[i].name, dtype, ndim - 1, shape + 1, err) < 0)
@@ -149,7 +155,7 @@ static int stream_rows(struct column_source *cols, int n, struct xf_writer *w, s
 int xf_pack_arrays(const struct xf_pack_array *arrays, int n, struct xf_header *h, struct xf_writer *w,
 		   struct xf_err *err)
 {
-	struct npz_collect c = { NULL, 0, 0, NULL };
+	struct npz_collect c = { NULL, 0, 0, NULL, NULL };
 	int rc = open_sources(arrays, n, &c, err);
 
 	if (rc == 0)

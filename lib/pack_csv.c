@@ -103,7 +103,8 @@ static int survey(struct table *t, struct xf_csv *csv, struct xf_err *err)
 		if (t->n_classes > 100000)
 			return xf_err_set(err, XF_E_LIMIT, "%s: more than 100000 distinct labels", t->path);
 	}
-	qsort(t->classes, t->n_classes, sizeof(char *), cmp_str);
+	if (t->n_classes)   /* classes is NULL without labels, and qsort's base must not be */
+		qsort(t->classes, t->n_classes, sizeof(char *), cmp_str);
 	return rc;
 }
 
@@ -164,11 +165,19 @@ static int flush_block(const struct table *t, struct xf_tensor *cols, char **ids
 	return rc;
 }
 
+/* Rows converted at a time: BLOCK_ROWS, or fewer so that a block of a wide table stays within a batch's bytes. */
+static int64_t block_rows(int64_t n_features)
+{
+	int64_t rows = (int64_t)(XF_BATCH_BYTES / sizeof(float)) / n_features;
+
+	return rows < 1 ? 1 : rows > BLOCK_ROWS ? BLOCK_ROWS : rows;
+}
+
 static int convert_all(const struct table *t, struct xf_csv *csv, struct xf_writer *w, struct xf_err *err)
 {
-	int64_t xshape[2] = { BLOCK_ROWS, t->n_features }, k = 0;
+	int64_t xshape[2] = { block_rows(t->n_features), t->n_features }, k = 0;
 	struct xf_tensor cols[2] = { XF_TENSOR_INIT, XF_TENSOR_INIT };
-	char **ids = calloc(BLOCK_ROWS, sizeof(char *));
+	char **ids = calloc(xshape[0], sizeof(char *));
 	struct xf_csv_row row;
 	int rc = ids ? xf_csv_next(csv, &row, err) : xf_err_nomem(err, 0); /* the header row */
 
@@ -178,12 +187,12 @@ static int convert_all(const struct table *t, struct xf_csv *csv, struct xf_writ
 		rc = xf_tensor_alloc(&cols[1], XF_DTYPE_I64, 1, xshape, err);
 	while (rc >= 0 && (rc = xf_csv_next(csv, &row, err)) > 0) {
 		rc = convert_row(t, &row, xf_csv_line(csv), cols, k++, &ids, err);
-		if (rc == 0 && k == BLOCK_ROWS)
+		if (rc == 0 && k == xshape[0])
 			rc = flush_block(t, cols, ids, k, w, err), k = 0;
 	}
 	if (rc == 0 && k)
 		rc = flush_block(t, cols, ids, k, w, err);
-	for (int64_t i = 0; ids && i < BLOCK_ROWS; i++)
+	for (int64_t i = 0; ids && i < xshape[0]; i++)
 		free(ids[i]);
 	free(ids);
 	xf_tensor_release(&cols[0]);

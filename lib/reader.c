@@ -152,7 +152,7 @@ static int parse_field(struct xf_reader *r, const msgpack_object *key, const msg
 {
 	char name[XF_MAX_NAME + 1], dtype_name[16];
 	const msgpack_object *dtype = xf_mp_get(val, "dtype"), *shape = xf_mp_get(val, "shape");
-	int64_t dims[XF_MAX_DIMS];
+	int64_t dims[XF_MAX_DIMS], count;
 	enum xf_dtype dt;
 	int max_ndim = r->header.kind == XF_KIND_MODEL ? XF_MAX_DIMS : XF_MAX_DIMS - 1;
 
@@ -174,8 +174,14 @@ static int parse_field(struct xf_reader *r, const msgpack_object *key, const msg
 	}
 	if (dt == XF_DTYPE_STR && (r->header.kind == XF_KIND_MODEL || shape->via.array.size))
 		return fail(r, err, XF_E_FORMAT, "field '%s': str fields have shape [] and no model has them", name);
-	if (xf_shape_count((int)shape->via.array.size, dims) < 0)
+	count = xf_shape_count((int)shape->via.array.size, dims);
+	if (count < 0)
 		return fail(r, err, XF_E_LIMIT, "field '%s': shape is too large", name);
+	/* a row (or a model tensor) must fit in one frame: never size buffers from a header that can't */
+	if (dt != XF_DTYPE_STR && (uint64_t)count > r->max_frame / xf_dtype_size(dt))
+		return fail(r, err, XF_E_LIMIT, "field '%s': %s of %lld elements of %s is more than a frame holds "
+			    "(%zu bytes)", name, r->header.kind == XF_KIND_MODEL ? "a tensor" : "a row",
+			    (long long)count, dtype_name, r->max_frame);
 	if (xf_header_add_field(&r->header, name, dt, (int)shape->via.array.size, dims, err) < 0)
 		return locate(r, err);
 	return 0;
@@ -328,13 +334,20 @@ static int parse_column(struct xf_reader *r, const msgpack_object *o, int64_t n,
 	}
 	if (shape_is(out, n, f))
 		return 0;
-	snprintf(want, sizeof(want), "%s [%lld", xf_dtype_name(f->dtype), (long long)n);
-	for (int i = 0; i < f->ndim; i++)
-		snprintf(want + strlen(want), sizeof(want) - strlen(want), ", %lld", (long long)f->shape[i]);
+	snprintf(want, sizeof(want), "%s ", xf_dtype_name(f->dtype));
+	if (n < 0) { /* a model tensor: its declared shape */
+		xf_shape_str(f->ndim, f->shape, want + strlen(want), sizeof(want) - strlen(want));
+	} else {
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "[%lld", (long long)n);
+		for (int i = 0; i < f->ndim; i++)
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), ", %lld", (long long)f->shape[i]);
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "]");
+	}
 	snprintf(got, sizeof(got), "%s ", xf_dtype_name(out->dtype));
 	xf_shape_str(out->ndim, out->shape, got + strlen(got), sizeof(got) - strlen(got));
 	xf_tensor_release(out);
-	return fail(r, err, XF_E_FORMAT, "column '%s' is %s, the header declares %s]", f->name, got, want);
+	return fail(r, err, XF_E_FORMAT, "%s '%s' is %s, the header declares %s", n < 0 ? "tensor" : "column",
+		    f->name, got, want);
 }
 
 static int parse_batch(struct xf_reader *r, const msgpack_object *frame, struct xf_frame *f, struct xf_err *err)

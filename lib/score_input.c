@@ -16,6 +16,8 @@ static int first_header(struct xf_reader *r, struct xf_err *err)
 	if (rc == 0)
 		return xf_err_set(err, XF_E_FORMAT, "%s: empty input (no stream)", xf_reader_name(r));
 	xf_frame_release(&f);
+	if (rc > 0 && xf_reader_header(r)->kind == XF_KIND_MODEL)
+		return xf_err_set(err, XF_E_FORMAT, "%s: a model stream; samples expected", xf_reader_name(r));
 	return rc < 0 ? -1 : 0;
 }
 

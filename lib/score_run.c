@@ -106,6 +106,11 @@ static int score_one(struct xf_score_run *run, const struct xf_metric *m, struct
 	double value, t0 = seconds();
 	int rc = reduced ? check_reduced(m, &c->data, cache, &why) : xf_score_cache_check(cache, m->needs, &why);
 
+	if (rc < 0 && why.code != XF_E_USAGE) {
+		/* bad rows (one class, labels out of range, NaN): an error even under all, not a skip */
+		*err = why;
+		return xf_err_prefix(err, "%s", c->name);
+	}
 	if (rc < 0 || m->compute(&c->data, cache, &value, &why) < 0)
 		return failed(run, c->name, m->name, &why, err);
 	note(run, "%s: %s = %.10g (%.3f s)", c->name, m->name, value, seconds() - t0);

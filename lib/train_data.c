@@ -22,7 +22,7 @@ static int features(struct xf_samples *s, const char *field, struct xf_train_dat
 		d->shape[0] = 1;
 	d->set.count = count;
 	if (!(d->x = malloc((size_t)(s->n * count) * sizeof(float) + 1)))
-		return free(x), xf_err_nomem(err, 0);
+		return free(x), xf_err_nomem(err, (size_t)(s->n * count) * sizeof(float));
 	for (int64_t i = 0; i < s->n * count; i++) {
 		d->x[i] = (float)(x[i] * scale);
 		if (!isfinite(d->x[i])) {

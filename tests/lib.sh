@@ -5,7 +5,8 @@
 set -eu
 export LC_ALL=C
 top=$(cd "$(dirname "$0")/../.." && pwd)
-PATH="$top/bin:$top/tests/helpers:$PATH"
+# XF_TEST_PATH: a directory of wrappers to run instead (tests/run-valgrind: the programs under valgrind)
+PATH="${XF_TEST_PATH:+$XF_TEST_PATH:}$top/bin:$top/tests/helpers:$PATH"
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/xfer-test.XXXXXX")
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$T"' EXIT

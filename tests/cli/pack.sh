@@ -155,7 +155,7 @@ pack "$T/o.xs" w="$T/u1.npy" v="$T/i8.npy" "$T/f2.npy"
 agrees "fields keep the order of the arguments" "$T/o.xs" w="$T/u1.npy" v="$T/i8.npy" x="$T/f2.npy"
 
 expect_fail 1 "arrays with different row counts" xfer-pack x="$T/u1.npy" y="$T/y9.npy"
-stderr_has "the message gives both counts" 'xfer-pack: field "y" has 9 rows, "x" has 10'
+stderr_has "the message names the file and gives both counts" "xfer-pack: '$T/y9.npy': field \"y\" has 9 rows, \"x\" has 10"
 expect_fail 1 "a 0-d array has no rows" xfer-pack "$T/scalar.npy"
 stderr_has "the message says 0-d" '*"x" is a 0-d array*'
 expect_fail 1 "an object array is refused" xfer-pack "$T/object.npy"
