@@ -50,7 +50,7 @@ endif
 .DELETE_ON_ERROR:
 # Keep the objects of programs and tests, so that a second make (make test) finds them current.
 .SECONDARY:
-.PHONY: all test check install uninstall clean deps demo bench fuzz test-regen
+.PHONY: all test check install uninstall clean deps demo bench fuzz test-regen valgrind
 
 all: $(PROGRAMS) $(MANPAGES) $(COMPLETION) $(UNIT_BIN) $(HELPERS)
 
@@ -93,6 +93,15 @@ demo: deps
 
 bench: all
 	@for b in tests/bench/*.sh; do $$b || exit 1; done
+
+# Valgrind's memcheck (tests/run-valgrind, suppressions in tests/valgrind.supp): the unit tests, then
+# the shell tests in VALGRIND_CLI with every program run under valgrind; any invalid access, use of
+# uninitialised memory or definite/indirect leak fails. VALGRIND_SLOW are left out: benchmarks and
+# large sizes that take hours under memcheck (`make valgrind VALGRIND_SLOW=` runs them too).
+VALGRIND_SLOW ?= $(addprefix tests/unit/test-,knn-approx nn-ops)
+VALGRIND_CLI  ?= $(addprefix tests/cli/,output.sh schema.sh common.sh prune.sh pack.sh cat.sh)
+valgrind: all
+	@tests/run-valgrind $(filter-out $(VALGRIND_SLOW),$(UNIT_BIN)) -- $(VALGRIND_CLI)
 
 # libFuzzer (clang): one target per parser, tests/fuzz/fuzz-NAME.c, seeded from tests/fuzz/corpus-NAME/.
 # `make fuzz` runs each for FUZZ_SECONDS; new inputs go to tests/out/fuzz-NAME/, and a crash, leak or
