@@ -96,9 +96,10 @@ bench: all
 
 # Valgrind's memcheck (tests/run-valgrind, suppressions in tests/valgrind.supp): the unit tests, then
 # the shell tests in VALGRIND_CLI with every program run under valgrind; any invalid access, use of
-# uninitialised memory or definite/indirect leak fails. VALGRIND_SLOW are left out: benchmarks and
-# large sizes that take hours under memcheck (`make valgrind VALGRIND_SLOW=` runs them too).
-VALGRIND_SLOW ?= $(addprefix tests/unit/test-,knn-approx nn-ops)
+# uninitialised memory or definite/indirect leak fails. About 9 minutes; VALGRIND_SLOW are left
+# out: 2 minutes each (nn-grad, tsne-fft), 30-40 (nn-ops, nn-winograd: their timings) and hours
+# (knn-approx: 20000 rows); `make valgrind VALGRIND_SLOW=` runs them too.
+VALGRIND_SLOW ?= $(addprefix tests/unit/test-,knn-approx nn-ops nn-winograd nn-grad tsne-fft)
 VALGRIND_CLI  ?= $(addprefix tests/cli/,output.sh schema.sh common.sh prune.sh pack.sh cat.sh)
 valgrind: all
 	@tests/run-valgrind $(filter-out $(VALGRIND_SLOW),$(UNIT_BIN)) -- $(VALGRIND_CLI)

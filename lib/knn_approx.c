@@ -755,9 +755,13 @@ static void check_row(const struct approx *a, struct task *s, int64_t nn, int64_
 	float bar_dist = key_dist(bar);
 
 	for (int64_t x = 0; x < (r < nn ? m : nn); x++) {
-		float dd = x < r ? s->dm[x * ld + r] : s->dm[r * ld + x];
-		uint64_t key = make_key(dd, s->list[x], 0);
+		float dd;
+		uint64_t key;
 
+		if (x == r)     /* r itself: dm's diagonal is not always computed */
+			continue;
+		dd = x < r ? s->dm[x * ld + r] : s->dm[r * ld + x];
+		key = make_key(dd, s->list[x], 0);
 		if (dd <= bar_dist && key_before(key, bar) && s->list[x] != u && !listed(l, a->k, key))
 			propose(s, u, s->list[x], dd);
 	}
