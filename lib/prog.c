@@ -75,6 +75,7 @@ void prog_init(const char *name, const char *synopsis, const char *help)
 	signal(SIGTERM, on_fatal_signal);
 	signal(SIGHUP, on_fatal_signal);
 	atexit(remove_temp);
+	prog_mmap_reset();
 }
 
 static void vsay(const char *fmt, va_list ap)
@@ -116,6 +117,13 @@ void die_err(const struct xf_err *err)
 	if (err->code == XF_E_USAGE)
 		usage_error("%s", err->msg);
 	die("%s", err->msg);
+}
+
+void prog_die_in_library(const char *what)
+{
+	remove_temp();
+	fprintf(stderr, "%s: out of memory: %s\n", prog_name, what);
+	_exit(1);
 }
 
 void die_input(const char *path, const struct xf_err *err)

@@ -55,6 +55,14 @@ __attribute__((noreturn)) void die_err(const struct xf_err *err);
  * front of the message; the reader's messages begin with it already.
  */
 __attribute__((noreturn)) void die_input(const char *path, const struct xf_err *err);
+/*
+ * End the program as out of memory from inside a library that cannot report it (prog_mmap.c):
+ * "name: out of memory: WHAT", the -o temporary removed, status 1 by _exit, since the
+ * library's exit handlers may wait for a lock that its stuck caller holds.
+ */
+__attribute__((noreturn)) void prog_die_in_library(const char *what);
+/* Start counting failed maps afresh (prog_mmap.c; prog_init calls it, which links it in). */
+void prog_mmap_reset(void);
 /* Print at display level `level` (1 warnings, 2 -v summaries, 3 -vv details). */
 __attribute__((format(printf, 2, 3))) void note(int level, const char *fmt, ...);
 int prog_verbosity(void);

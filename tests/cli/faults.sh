@@ -180,11 +180,9 @@ for sig in INT TERM; do
 done
 
 # --- memory limits ------------------------------------------------------------------------------
-# In a subshell with `ulimit -v`. The limit must leave room for the start-up (the shared
-# libraries; OpenBLAS's threads, hence OPENBLAS_NUM_THREADS=1) and for OpenBLAS's 128 MiB work
-# buffer, which it maps at its first call: if that map fails, OpenBLAS's blas_memory_alloc
-# retries forever (Debian 12's 0.3.21; nothing we can catch). The inputs are sized so that our
-# own allocation fails first.
+# In a subshell with `ulimit -v`. `limited` sizes the inputs so that our own allocation fails
+# first; the sweep below also meets OpenBLAS's 128 MiB work buffer, which OpenBLAS 0.3.21 maps at
+# a thread's first BLAS call and retries forever when it cannot (lib/prog_mmap.c ends it).
 # limited KB DESC PROG ARGS...: PROG ARGS -o FILE under `ulimit -v KB`.
 limited() {
 	kb=$1 desc=$2
@@ -216,4 +214,32 @@ limited 160000 "xfer-project --method pca, 64 MB of features, ulimit -v 160 MB" 
 limited 160000 "xfer-train, 64 MB of features, ulimit -v 160 MB" xfer-train -q "$T/wide.xs"
 limited 160000 "xfer-prune --method kcenter, 64 MB of features, ulimit -v 160 MB" \
 	xfer-prune -q --method kcenter --keep 10 "$T/wide.xs"
+
+# sweep DESC PROG ARGS...: PROG ARGS -j 2 -o FILE under every limit from 200 to 800 MB in 50 MB
+# steps. Each run must end (no hang) with status 0, or status 1, "out of memory" and no file
+# left. Within the range the data fits but a 128 MiB BLAS buffer does not: "a library cannot
+# map" (at least once, as the steps are finer than the buffer), and at the top the run succeeds.
+sweep() {
+	desc=$1 prog=$2 bad="" lib=0 ok=0
+	shift
+	for kb in $(seq 200000 50000 800000); do
+		set +e
+		(ulimit -v "$kb" && exec timeout 60 "$@" -j 2 -o "$O/out.xs") >"$T/mem.out" 2>"$T/mem.err"
+		st=$?
+		set -e
+		case $st:$(cat "$T/mem.err") in
+		0:) ok=$((ok + 1)); rm -f "$O/out.xs" ;;
+		1:"$prog: out of memory: a library cannot map"*) lib=$((lib + 1)) ;;
+		1:"$prog: "*"out of memory"*) ;;
+		*) bad="$bad ${kb}K:$st:$(head -c 80 "$T/mem.err")" ;;
+		esac
+		[ -z "$(ls -A "$O")" ] || { bad="$bad ${kb}K:left $(ls -A "$O")"; rm -f "$O"/*; }
+	done
+	same "$desc, ulimit -v 200-800 MB: each run ends, with success or out of memory" "" "$bad"
+	same "$desc: the BLAS buffer's map fails at some limit, and the run succeeds at some" yes \
+		"$([ "$lib" -ge 1 ] && [ "$ok" -ge 1 ] && echo yes || echo "no ($lib, $ok)")"
+}
+sweep "xfer-score -m logme, 64 MB of features" xfer-score -q -m logme "$T/wide.xs"
+xf-tool gen blobs --rows 3000 --dim 64 --classes 5 >"$T/tsne.xs"
+sweep "xfer-project t-SNE (k-NN workers calling BLAS)" xfer-project -q --method tsne --iters 50 "$T/tsne.xs"
 finish
