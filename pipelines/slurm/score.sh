@@ -60,12 +60,10 @@ shift $((OPTIND - 1))
 case $shards in '' | *[!0-9]* | 0*) echo "score.sh: -n wants a positive integer" >&2; usage ;; esac
 case $batch in '' | *[!0-9]* | 0*) echo "score.sh: -b wants a positive integer" >&2; usage ;; esac
 case $cpus in *[!0-9]* | 0*) echo "score.sh: -c wants a positive integer" >&2; usage ;; esac
-[ -n "${XFER_BIN:-}" ] || { [ ! -x "$here/../../bin/xfer-cat" ] || XFER_BIN=$(cd "$here/../../bin" && pwd); }
-export XFER_BIN
-command -v sbatch >/dev/null || { echo "score.sh: no sbatch here (run it where Slurm jobs are submitted)" >&2; exit 1; }
+me=score.sh
+. "$here/submit.sh"
 
 # Absolute paths: the jobs start in this directory, but say so rather than rely on it.
-abs() { case $1 in /*) echo "$1" ;; *) echo "$(pwd)/$1" ;; esac; }
 data=$(abs "$1")
 shift
 [ -r "$data" ] || { echo "score.sh: cannot read $data" >&2; exit 1; }

@@ -54,12 +54,10 @@ done
 shift $((OPTIND - 1))
 case $values in '' | ,* | *, | *,,* | *[!0-9.,e+-]*) echo "sweep.sh: -v wants numbers separated by commas" >&2; usage ;; esac
 case $cpus in *[!0-9]* | 0*) echo "sweep.sh: -c wants a positive integer" >&2; usage ;; esac
-[ -n "${XFER_BIN:-}" ] || { [ ! -x "$here/../../bin/xfer-cat" ] || XFER_BIN=$(cd "$here/../../bin" && pwd); }
-export XFER_BIN
-command -v sbatch >/dev/null || { echo "sweep.sh: no sbatch here (run it where Slurm jobs are submitted)" >&2; exit 1; }
+me=sweep.sh
+. "$here/submit.sh"
 
 # The input files as absolute paths, then "--" and the options as they are.
-abs() { case $1 in /*) echo "$1" ;; *) echo "$(pwd)/$1" ;; esac; }
 files="" n_files=0
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
 	[ -r "$1" ] || { echo "sweep.sh: cannot read $1" >&2; exit 1; }
