@@ -60,6 +60,22 @@ skip_oracle() {
 	if [ -n "${CI:-}" ]; then fail "$1 (CI must have it)"; else pass "# skip: $1"; fi
 }
 
+# signal_and_reap SIG PID: send SIG, give PID 10 s to end, then SIGKILL (so a program that
+# ignores SIG fails its test rather than hangs it); its exit status goes in $st.
+signal_and_reap() {
+	kill -"$1" "$2" 2>/dev/null || true
+	i=0
+	while [ "$i" -lt 200 ] && kill -0 "$2" 2>/dev/null; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	kill -KILL "$2" 2>/dev/null || true
+	set +e
+	wait "$2"
+	st=$?
+	set -e
+}
+
 has_python() { "$PY" -c 'import numpy, msgpack, msgpack_numpy' 2>/dev/null; }
 
 finish() {

@@ -213,17 +213,7 @@ end count=0" "$(xf-tool dump "$T/zero.out" | grep -v '^  meta')"
 		i=$((i + 1))
 	done
 	same "$prog -o: the temporary is FILE.tmp.* next to FILE" yes "$(ls -A "$o" | grep -q '^int\.xs\.tmp\.' && echo yes)"
-	kill -INT "$pid"
-	i=0
-	while [ "$i" -lt 200 ] && kill -0 "$pid" 2>/dev/null; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	kill -KILL "$pid" 2>/dev/null || true   # a program that ignored SIGINT fails below, not hangs
-	set +e
-	wait "$pid"
-	st=$?
-	set -e
+	signal_and_reap INT "$pid"
 	same "$prog -o: SIGINT: status 130, no FILE, no temporary, no message" "130:keep.xs:" \
 		"$st:$(ls -A "$o"):$(cat "$T/int.err")"
 done

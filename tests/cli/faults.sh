@@ -127,17 +127,7 @@ await_temp() {
 killed() {
 	sig=$1 want=$2 desc=$3
 	if await_temp; then caught=yes; else caught=no; fi
-	kill -"$sig" "$pid" 2>/dev/null || true
-	i=0
-	while [ "$i" -lt 200 ] && kill -0 "$pid" 2>/dev/null; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	kill -KILL "$pid" 2>/dev/null || true   # a program that ignored the signal fails, not hangs
-	set +e
-	wait "$pid"
-	st=$?
-	set -e
+	signal_and_reap "$sig" "$pid"
 	exec 3>&-
 	same "$desc: SIG$sig mid-run: status $want, no FILE, no temporary, no message" \
 		"yes:$want::" "$caught:$st:$(ls -A "$O" | tr '\n' ' '):$(cat "$T/sig.err")"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "scratch.h"
 #include "tap.h"
 
 static char tmpdir[64];
@@ -85,18 +86,10 @@ static void test_too_large(void)
 
 int main(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-arch-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (!scratch_make(tmpdir, sizeof(tmpdir), "test-arch"))
 		return 99;
 	test_small();
 	test_too_large();
-	if (!getenv("KEEP")) {
-		static const char *const names[] = { "small.json", "overflow.json", "huge.json" };
-		char path[128];
-
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]), unlink(path);
-		rmdir(tmpdir);
-	}
+	scratch_remove(tmpdir);
 	return done_testing();
 }

@@ -18,6 +18,7 @@
 
 #include "image.h"
 #include "imgset.h"
+#include "scratch.h"
 #include "tap.h"
 
 #ifndef XF_TEST_DATA
@@ -156,19 +157,6 @@ static void write_file(const char *dir, const char *rel, const void *data, size_
 	f = fopen(path, "wb");
 	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
 		abort();
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static bool file_exists(const char *path)
@@ -972,10 +960,8 @@ static void test_image_sets(void)
 {
 	struct file files[N_FILES];
 	char tmp[PATH_SIZE];
-	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 
-	snprintf(tmp, sizeof(tmp), "%s/xf-test-image.XXXXXX", base);
-	if (!ok(mkdtemp(tmp) != NULL, "make a scratch directory"))
+	if (!ok(scratch_make(tmp, sizeof(tmp), "test-image"), "make a scratch directory"))
 		return;
 	make_files(files);
 	capture_stderr();
@@ -984,8 +970,7 @@ static void test_image_sets(void)
 	test_set_errors(tmp, files);
 	expect_silent_stderr("image sets");
 	free_files(files);
-	if (!getenv("KEEP"))
-		rm_rf(tmp);
+	scratch_remove(tmp);
 }
 
 /* ---- the shared MNIST sample, checked pixel for pixel against the .npy arrays ---- */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "npy.h"
+#include "scratch.h"
 #include "tap.h"
 
 #define PYTHON "/usr/bin/python3"
@@ -1107,16 +1108,9 @@ static void test_npz_pipe(void)
 	ok(xf_npz_writer_close(z, &err) == 0, "close after a refused add");
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-npy-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (!scratch_make(tmpdir, sizeof(tmpdir), "test-npy"))
 		return 99;
 	test_dtypes_npz();
 	test_fixture_arrays();
@@ -1136,7 +1130,6 @@ int main(void)
 	test_writer_values();
 	test_npz_writer();
 	test_npz_pipe();
-	if (!getenv("KEEP"))
-		nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	scratch_remove(tmpdir);
 	return done_testing();
 }

@@ -14,6 +14,7 @@
 
 #include "pack.h"
 #include "reader.h"
+#include "scratch.h"
 #include "tap.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -180,18 +181,10 @@ static void test_wide_table(void)
 
 int main(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-pack-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (!scratch_make(tmpdir, sizeof(tmpdir), "test-pack"))
 		return 99;
 	test_without_labels();
 	test_wide_table();
-	if (!getenv("KEEP")) {
-		static const char *const names[] = { "plain.csv", "labels.csv", "wide.csv" };
-		char path[128];
-
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]), unlink(path);
-		rmdir(tmpdir);
-	}
+	scratch_remove(tmpdir);
 	return done_testing();
 }

@@ -19,9 +19,10 @@
 #include "font.h"
 #include "image.h"
 #include "plot.h"
+#include "scratch.h"
 #include "tap.h"
 
-static char scratch[] = "/tmp/xfer-test-plot.XXXXXX";
+static char scratch[256];
 
 /* ---- helpers ---- */
 
@@ -132,14 +133,6 @@ static int count_entries(const char *dir)
 		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
 	closedir(d);
 	return n;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 /* ---- font ---- */
@@ -423,7 +416,7 @@ static void test_symlink(void)
 
 int main(void)
 {
-	if (!ok(mkdtemp(scratch) != NULL, "make a scratch directory"))
+	if (!ok(scratch_make(scratch, sizeof(scratch), "test-plot"), "make a scratch directory"))
 		return done_testing();
 	test_font();
 	test_palette();
@@ -435,7 +428,6 @@ int main(void)
 	test_errors();
 	test_deterministic_replace();
 	test_symlink();
-	if (!getenv("KEEP"))
-		nftw(scratch, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	scratch_remove(scratch);
 	return done_testing();
 }
