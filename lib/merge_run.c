@@ -3,6 +3,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "merge_run.h"
 #include "tensor.h"
@@ -25,6 +26,27 @@ static void free_buffers(struct buffers *b, int n)
 	free(b->out[1]);
 }
 
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/*
+ * An output buffer on transparent huge pages where the kernel offers them: a result is
+ * written once per tensor, and first touches of 4 KiB pages (a fault and a clear each)
+ * cost as much as the merge itself on a large tensor.
+ */
+static float *alloc_output(size_t bytes)
+{
+	void *p;
+
+	if (bytes < HUGE_PAGE)
+		return malloc(bytes);
+	if (posix_memalign(&p, HUGE_PAGE, bytes))
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, bytes, MADV_HUGEPAGE); /* advice only: 4 KiB pages are correct too */
+#endif
+	return p;
+}
+
 static int alloc_buffers(struct buffers *b, int n, int64_t count, struct xf_err *err)
 {
 	size_t bytes = (size_t)(count ? count : 1) * sizeof(float);
@@ -32,8 +54,8 @@ static int alloc_buffers(struct buffers *b, int n, int64_t count, struct xf_err 
 	b->in = calloc((size_t)n, sizeof(*b->in));
 	b->data = calloc((size_t)n, sizeof(*b->data));
 	b->models = calloc((size_t)n, sizeof(*b->models));
-	b->out[0] = malloc(bytes);
-	b->out[1] = malloc(bytes);
+	b->out[0] = alloc_output(bytes);
+	b->out[1] = alloc_output(bytes);
 	if (!b->in || !b->data || !b->models || !b->out[0] || !b->out[1])
 		return xf_err_nomem(err, bytes);
 	for (int i = 0; i < n; i++)

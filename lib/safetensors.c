@@ -439,7 +439,9 @@ int xf_safetensors_map(struct xf_safetensors *st, int i, struct xf_safetensors_m
 		map->len = 0;
 		return xf_err_set(err, XF_E_IO, "%s: tensor '%s': cannot map: %s", st->path, e->name, strerror(errno));
 	}
-	madvise(addr, map->len, MADV_SEQUENTIAL | MADV_WILLNEED);
+	/* Two calls: the advice values are an enumeration, not flags to combine. */
+	madvise(addr, map->len, MADV_SEQUENTIAL);
+	madvise(addr, map->len, MADV_WILLNEED);
 	map->addr = addr;
 	map->data = (const char *)addr + (st->data_start + e->begin - begin);
 	return 0;
