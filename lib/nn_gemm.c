@@ -167,6 +167,122 @@ void xf_nn_gemm(const float *packed, int64_t m, int64_t n, int64_t k, const floa
 	}
 }
 
+/* The sum of the 8 lanes. */
+TARGET static inline float lane_sum(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* Row r of A against the three B vectors, its 8 floats read by LOAD. */
+#define NT_ROW(r, LOAD)                                                \
+	do {                                                           \
+		__m256 t_ = LOAD(a##r + p);                            \
+		c##r##0 = _mm256_fmadd_ps(t_, b0, c##r##0);            \
+		c##r##1 = _mm256_fmadd_ps(t_, b1, c##r##1);            \
+		c##r##2 = _mm256_fmadd_ps(t_, b2, c##r##2);            \
+	} while (0)
+
+#define NT_STEP(LOAD)                                                                             \
+	do {                                                                                      \
+		__m256 b0 = LOAD(bb0 + p), b1 = LOAD(bb1 + p), b2 = LOAD(bb2 + p);                \
+		NT_ROW(0, LOAD); NT_ROW(1, LOAD); NT_ROW(2, LOAD); NT_ROW(3, LOAD);               \
+	} while (0)
+
+#define LOAD_ALL(x) _mm256_loadu_ps(x)
+#define LOAD_TAIL(x) _mm256_maskload_ps(x, tail)
+
+/* Row r of the tile: the sums of its nr accumulators, plus the bias. */
+#define NT_STORE(r)                                                                              \
+	for (int j = 0; (r) < mr && j < nr; j++)                                                \
+		c[(r) * ldc + j] = lane_sum(j == 0 ? c##r##0 : j == 1 ? c##r##1 : c##r##2) + \
+				   (bias ? bias[j] : 0.0f)
+
+/*
+ * C tile [mr, nr] (mr <= 4, nr <= 3): dot products of A rows with B rows over k, 8 lanes
+ * at a time, the last partial step masked. Rows past mr or nr repeat the last one (computed,
+ * not stored), so that the loop has no branches.
+ */
+TARGET static void nt_tile(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k, int mr, int nr,
+			   const float *bias, float *c, int64_t ldc)
+{
+	const float *a0 = a, *a1 = a + (mr > 1) * lda, *a2 = a + (mr > 2 ? 2 : mr - 1) * lda, *a3 = a + (mr - 1) * lda;
+	const float *bb0 = b, *bb1 = b + (nr > 1) * ldb, *bb2 = b + (nr - 1) * ldb;
+	__m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+	__m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+	__m256i tail = lane_mask((int)(k % 8));
+	int64_t p = 0;
+
+	for (; p + 8 <= k; p += 8)
+		NT_STEP(LOAD_ALL);
+	if (p < k)
+		NT_STEP(LOAD_TAIL);
+	NT_STORE(0);
+	NT_STORE(1);
+	NT_STORE(2);
+	NT_STORE(3);
+}
+
+void xf_nn_gemm_nt(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t m, int64_t n, int64_t k,
+		   const float *bias, float *c, int64_t ldc)
+{
+	for (int64_t i = 0; i < m; i += 4)
+		for (int64_t j = 0; j < n; j += 3)
+			nt_tile(a + i * lda, lda, b + j * ldb, ldb, k, m - i < 4 ? (int)(m - i) : 4,
+				n - j < 3 ? (int)(n - j) : 3, bias ? bias + j : NULL, c + i * ldc + j, ldc);
+}
+
+/* B row r (past mr: the last one again, with weight 0) and its weight from column j of A. */
+#define TN_ROW(r) const float *b##r = b + ((r) < mr ? (r) : mr - 1) * ldb
+#define TN_WEIGHT(r) __m256 w##r = _mm256_set1_ps((r) < mr ? a[(r) * lda + j] : 0.0f)
+#define TN_SUM(LOAD, s)                                                                              \
+	do {                                                                                         \
+		__m256 u_ = _mm256_fmadd_ps(w0, LOAD(b0 + p), s), v_ = _mm256_mul_ps(w1, LOAD(b1 + p)); \
+		u_ = _mm256_fmadd_ps(w2, LOAD(b2 + p), u_), v_ = _mm256_fmadd_ps(w3, LOAD(b3 + p), v_); \
+		u_ = _mm256_fmadd_ps(w4, LOAD(b4 + p), u_), v_ = _mm256_fmadd_ps(w5, LOAD(b5 + p), v_); \
+		u_ = _mm256_fmadd_ps(w6, LOAD(b6 + p), u_), v_ = _mm256_fmadd_ps(w7, LOAD(b7 + p), v_); \
+		s = _mm256_add_ps(u_, v_);                                                           \
+	} while (0)
+
+/*
+ * C [n, k] += A [mr, n]^T B [mr, k] for mr <= 8 rows: row j of C gains the B rows weighted
+ * by column j of A, each C row read and written once for all eight.
+ */
+TARGET static void tn_rows(const float *a, int64_t lda, const float *b, int64_t ldb, int mr, int64_t n, int64_t k,
+			   float *c, int64_t ldc)
+{
+	TN_ROW(0); TN_ROW(1); TN_ROW(2); TN_ROW(3); TN_ROW(4); TN_ROW(5); TN_ROW(6); TN_ROW(7);
+	__m256i tail = lane_mask((int)(k % 8));
+
+	for (int64_t j = 0; j < n; j++) {
+		TN_WEIGHT(0); TN_WEIGHT(1); TN_WEIGHT(2); TN_WEIGHT(3); TN_WEIGHT(4); TN_WEIGHT(5); TN_WEIGHT(6); TN_WEIGHT(7);
+		float *cj = c + j * ldc;
+		int64_t p = 0;
+
+		for (; p + 8 <= k; p += 8) {
+			__m256 s = _mm256_loadu_ps(cj + p);
+
+			TN_SUM(LOAD_ALL, s);
+			_mm256_storeu_ps(cj + p, s);
+		}
+		if (p < k) {
+			__m256 s = LOAD_TAIL(cj + p);
+
+			TN_SUM(LOAD_TAIL, s);
+			_mm256_maskstore_ps(cj + p, tail, s);
+		}
+	}
+}
+
+void xf_nn_gemm_tn_acc(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t m, int64_t n, int64_t k,
+		       float *c, int64_t ldc)
+{
+	for (int64_t i = 0; i < m; i += 8)
+		tn_rows(a + i * lda, lda, b + i * ldb, ldb, m - i < 8 ? (int)(m - i) : 8, n, k, c, ldc);
+}
+
 #else
 
 /* Never called: xf_nn_gemm_kernel() reports BLAS on these machines. */
@@ -174,6 +290,18 @@ void xf_nn_gemm(const float *packed, int64_t m, int64_t n, int64_t k, const floa
 		const float *bias, float *c, int64_t ldc)
 {
 	(void)packed, (void)m, (void)n, (void)k, (void)b, (void)ldb, (void)bias, (void)c, (void)ldc;
+}
+
+void xf_nn_gemm_nt(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t m, int64_t n, int64_t k,
+		   const float *bias, float *c, int64_t ldc)
+{
+	(void)a, (void)lda, (void)b, (void)ldb, (void)m, (void)n, (void)k, (void)bias, (void)c, (void)ldc;
+}
+
+void xf_nn_gemm_tn_acc(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t m, int64_t n, int64_t k,
+		       float *c, int64_t ldc)
+{
+	(void)a, (void)lda, (void)b, (void)ldb, (void)m, (void)n, (void)k, (void)c, (void)ldc;
 }
 
 #endif

@@ -5,7 +5,9 @@
  * at a time into an L1-sized strip, and a 6 x 16 register kernel with K in passes of
  * XF_NN_GEMM_KC. Against SGEMM it saves repacking the weights for every GEMM, the separate
  * pass that adds the bias, and SGEMM's copy of the whole B block; on other CPUs callers
- * use SGEMM (xf_nn_gemm_kernel says which).
+ * use SGEMM (xf_nn_gemm_kernel says which). Two more products serve the softmax head,
+ * whose weights are a few rows: xf_nn_gemm_nt (logits, dot products of rows) and
+ * xf_nn_gemm_tn_acc (the gradient from a few rows), both reading the data in place.
  *
  *	if (xf_nn_gemm_kernel() == XF_NN_KERNEL_AVX2) {
  *		xf_nn_gemm_pack(w, m, k, packed);          (xf_nn_gemm_packed_size(m, k) floats)
@@ -56,5 +58,22 @@ void xf_nn_gemm_pack(const float *a, int64_t m, int64_t k, float *packed);
  */
 void xf_nn_gemm(const float *packed, int64_t m, int64_t n, int64_t k, const float *b, int64_t ldb,
 		const float *bias, float *c, int64_t ldc);
+
+/*
+ * C [m, n] = A [m, k] B [n, k]^T + bias (bias[j] added to column j; NULL for none), A and B
+ * row-major (row strides lda, ldb): each entry a dot product of two rows, read in place. For
+ * a narrow B (the c rows of a linear head) this needs no packing of A, which a GEMM would
+ * copy on every call. Only with the AVX2 kernel in effect; k >= 1.
+ */
+void xf_nn_gemm_nt(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t m, int64_t n, int64_t k,
+		   const float *bias, float *c, int64_t ldc);
+
+/*
+ * C [n, k] += A [m, n]^T B [m, k], all row-major (strides lda, ldb, ldc), B read in place:
+ * the gradient of a linear head from a few rows while they are still in L1, four rows at a
+ * time. Only with the AVX2 kernel in effect.
+ */
+void xf_nn_gemm_tn_acc(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t m, int64_t n, int64_t k,
+		       float *c, int64_t ldc);
 
 #endif
