@@ -15,11 +15,15 @@
 
 #define SOFTMAX_TILE 8      /* rows per fused step of the AVX2 path: logits, residuals and gradient from L1 */
 #define SOFTMAX_TILE_MAX_WEIGHTS 65536  /* c d up to this: W and the gradient, read for every tile, stay in L2 */
+#define SOFTMAX_GROUPS 64                /* parallel groups of blocks at most ... */
+#define SOFTMAX_GROUPS_BYTES ((int64_t)1 << 30)  /* ... and fewer where their parts would pass this */
 
 /*
  * The data in float32, read in blocks: per block, logits Z = X W^T + b, residuals R, and the
- * gradient's part R^T X, the losses in double. Each block's part is kept and the parts summed
- * in block order, so the result does not depend on the thread count. With the AVX2 kernels a
+ * gradient's part R^T X, the losses in double. The blocks fall into n_groups runs fixed by the
+ * problem's size alone; a group's blocks are summed in order into its part and the parts in
+ * group order, so the result does not depend on the thread count, and the parts' memory is
+ * bounded (groups_for) whatever the number of rows. With the AVX2 kernels a
  * block goes SOFTMAX_TILE rows at a time through all three steps, reading X in place and once
  * from memory; SGEMM would copy every block of X into its packed layout for each of its two
  * products, which cost more than the arithmetic (8,000 digits: 1.7 s against 2.1 s). Larger
@@ -33,10 +37,10 @@ struct softmax_problem {
 	const struct xf_softmax_opts *o;
 	int threads;
 	bool tiles;         /* block_tiles (xf_nn_gemm_nt, xf_nn_gemm_tn_acc), else block_sgemm */
-	int64_t n_blocks;
+	int64_t n_blocks, n_groups;
 	float *wf;          /* W as float, c x d, then b as float, c */
-	double *parts;      /* per block: loss, then c d weight gradient, then c bias gradient */
-	float *scratch;     /* per block: its logits and residuals (SOFTMAX_BLOCK x c), its c x d product */
+	double *parts;      /* per group: loss, then c d weight gradient, then c bias gradient */
+	float *scratch;     /* per group: a block's logits and residuals (SOFTMAX_BLOCK x c), its c x d product */
 };
 
 /* Row i's logits into probabilities in place; returns its cross-entropy for label y. */
@@ -116,23 +120,32 @@ static void block_sgemm(const struct softmax_problem *p, int64_t r0, const float
 		    0.0f, g, (int)p->d);
 }
 
-static void softmax_block(struct softmax_problem *p, int64_t blk)
+static int64_t scratch_size(const struct softmax_problem *p)
 {
-	int64_t r0 = blk * SOFTMAX_BLOCK, rows = p->n - r0 < SOFTMAX_BLOCK ? p->n - r0 : SOFTMAX_BLOCK;
-	int64_t cd = (int64_t)p->c * p->d;
-	float *z = p->scratch + blk * (SOFTMAX_BLOCK * p->c + cd), *g = z + SOFTMAX_BLOCK * p->c;
-	double *part = p->parts + blk * part_size(p);
-
-	memset(part, 0, (size_t)part_size(p) * sizeof(double));
-	(p->tiles ? block_tiles : block_sgemm)(p, r0, p->x + r0 * p->d, rows, z, g, part);
-	for (int64_t j = 0; j < cd; j++)
-		part[1 + j] = g[j];
+	return SOFTMAX_BLOCK * (int64_t)p->c + (int64_t)p->c * p->d;
 }
 
-static void block_chunk(void *ctx, int64_t begin, int64_t end)
+/* Group k's blocks, one after another, summed into its part. */
+static void softmax_group(struct softmax_problem *p, int64_t k)
 {
-	for (int64_t blk = begin; blk < end; blk++)
-		softmax_block(ctx, blk);
+	int64_t cd = (int64_t)p->c * p->d, b0 = p->n_blocks * k / p->n_groups, b1 = p->n_blocks * (k + 1) / p->n_groups;
+	float *z = p->scratch + k * scratch_size(p), *g = z + SOFTMAX_BLOCK * p->c;
+	double *part = p->parts + k * part_size(p);
+
+	memset(part, 0, (size_t)part_size(p) * sizeof(double));
+	for (int64_t blk = b0; blk < b1; blk++) {
+		int64_t r0 = blk * SOFTMAX_BLOCK, rows = p->n - r0 < SOFTMAX_BLOCK ? p->n - r0 : SOFTMAX_BLOCK;
+
+		(p->tiles ? block_tiles : block_sgemm)(p, r0, p->x + r0 * p->d, rows, z, g, part);
+		for (int64_t j = 0; j < cd; j++)
+			part[1 + j] += g[j];
+	}
+}
+
+static void group_range(void *ctx, int64_t begin, int64_t end)
+{
+	for (int64_t k = begin; k < end; k++)
+		softmax_group(ctx, k);
 }
 
 /* The objective at theta = [W (c x d), b (c)], and its gradient. */
@@ -146,15 +159,15 @@ static double softmax_objective(void *ctx, const double *theta, double *grad)
 
 	for (int64_t j = 0; j < cd + p->c; j++)
 		p->wf[j] = (float)theta[j];
-	xf_parallel_for(p->n_blocks, p->threads, 1, block_chunk, p);
+	xf_parallel_for(p->n_groups, p->threads, 1, group_range, p);
 	xf_linalg_set_threads(blas);
 	for (int64_t j = 0; j < cd; j++) {
 		grad[j] = p->o->l2 * w[j];
 		penalty += w[j] * w[j];
 	}
 	memset(grad + cd, 0, (size_t)p->c * sizeof(double));
-	for (int64_t blk = 0; blk < p->n_blocks; blk++) {
-		const double *part = p->parts + blk * size;
+	for (int64_t k = 0; k < p->n_groups; k++) {
+		const double *part = p->parts + k * size;
 
 		loss += part[0];
 		for (int64_t j = 0; j < cd + p->c; j++)
@@ -163,23 +176,37 @@ static double softmax_objective(void *ctx, const double *theta, double *grad)
 	return loss / (double)p->n + 0.5 * p->o->l2 * penalty;
 }
 
+/* Groups of blocks: SOFTMAX_GROUPS, fewer for few blocks or where the parts and scratch would pass SOFTMAX_GROUPS_BYTES. */
+static int64_t groups_for(const struct softmax_problem *p)
+{
+	int64_t each = part_size(p) * (int64_t)sizeof(double) + scratch_size(p) * (int64_t)sizeof(float);
+	int64_t groups = p->n_blocks < SOFTMAX_GROUPS ? p->n_blocks : SOFTMAX_GROUPS;
+
+	if (groups * each > SOFTMAX_GROUPS_BYTES)
+		groups = SOFTMAX_GROUPS_BYTES / each;
+	return groups > 1 ? groups : 1;
+}
+
 int xf_softmax_fit(const float *x, const int64_t *y, int64_t n, int64_t d, int c, const struct xf_softmax_opts *o,
 		   double *w, double *b, struct xf_lbfgs_result *res, struct xf_err *err)
 {
-	int64_t cd = (int64_t)c * d, size = cd + c, n_blocks = (n + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK;
-	bool tiles = xf_nn_gemm_kernel() == XF_NN_KERNEL_AVX2 && cd <= SOFTMAX_TILE_MAX_WEIGHTS;
-	struct softmax_problem p = { x, y, n, d, c, o, o->threads, tiles, n_blocks,
-				     malloc((size_t)size * sizeof(float) + 1),
-				     malloc((size_t)(n_blocks * (1 + size)) * sizeof(double) + 1),
-				     malloc((size_t)(n_blocks * (SOFTMAX_BLOCK * c + cd)) * sizeof(float) + 1) };
-	double *theta = calloc((size_t)size, sizeof(double));
+	int64_t cd = (int64_t)c * d, size = cd + c;
+	struct softmax_problem p = { x, y, n, d, c, o, o->threads, xf_nn_gemm_kernel() == XF_NN_KERNEL_AVX2 &&
+				     cd <= SOFTMAX_TILE_MAX_WEIGHTS, (n + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK, 0,
+				     NULL, NULL, NULL };
+	double *theta = NULL;
 	int rc;
 
 	if (c > XF_SOFTMAX_MAX_CLASSES || d > INT_MAX || c < 2)
-		rc = xf_err_set(err, XF_E_LIMIT, "softmax: %d classes and %lld features (2 to %d classes, features below 2^31)",
-				c, (long long)d, XF_SOFTMAX_MAX_CLASSES);
-	else if (!p.wf || !p.parts || !p.scratch || !theta)
-		rc = xf_err_nomem(err, 0);
+		return xf_err_set(err, XF_E_LIMIT, "softmax: %d classes and %lld features (2 to %d classes, features below 2^31)",
+				  c, (long long)d, XF_SOFTMAX_MAX_CLASSES);
+	p.n_groups = groups_for(&p);
+	p.wf = malloc((size_t)size * sizeof(float));
+	p.parts = malloc((size_t)(p.n_groups * part_size(&p)) * sizeof(double));
+	p.scratch = malloc((size_t)(p.n_groups * scratch_size(&p)) * sizeof(float));
+	theta = calloc((size_t)size, sizeof(double));
+	if (!p.wf || !p.parts || !p.scratch || !theta)
+		rc = xf_err_nomem(err, (size_t)(p.n_groups * part_size(&p)) * sizeof(double));
 	else
 		rc = xf_lbfgs(size, theta, softmax_objective, &p, &o->lbfgs, res, err);
 	if (rc == 0) {

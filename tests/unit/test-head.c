@@ -99,12 +99,13 @@ static double gradient_max(const float *x, const int64_t *y, int64_t n, int64_t 
 }
 
 /*
- * 700 rows (blocks of 256 and tiles of 8 both end part-way), 37 features (not a multiple of
- * the 8 lanes), 5 classes with weights, on each path.
+ * 17,001 rows (67 blocks of 256 in 64 groups, so some groups sum two blocks; blocks and tiles
+ * of 8 both end part-way), 37 features (not a multiple of the 8 lanes), 5 classes with
+ * weights, on each path.
  */
 static void test_fit(void)
 {
-	enum { N = 700, D = 37, C = 5 };
+	enum { N = 17001, D = 37, C = 5 };
 	static const double cw[C] = { 1, 2, 0.5, 1, 3 };
 	enum xf_nn_kernel kernels[2] = { XF_NN_KERNEL_AVX2, XF_NN_KERNEL_BLAS };
 	float *x = malloc(N * D * sizeof(float));
