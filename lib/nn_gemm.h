@@ -70,7 +70,7 @@ void xf_nn_gemm_nt(const float *a, int64_t lda, const float *b, int64_t ldb, int
 
 /*
  * C [n, k] += A [m, n]^T B [m, k], all row-major (strides lda, ldb, ldc), B read in place:
- * the gradient of a linear head from a few rows while they are still in L1, four rows at a
+ * the gradient of a linear head from a few rows while they are still in L1, eight rows at a
  * time. Only with the AVX2 kernel in effect.
  */
 void xf_nn_gemm_tn_acc(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t m, int64_t n, int64_t k,
