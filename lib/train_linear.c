@@ -14,7 +14,8 @@
 #define SOFTMAX_BLOCK 256   /* rows per block: its slice of x stays in L2 between the two products */
 
 #define SOFTMAX_TILE 8      /* rows per fused step of the AVX2 path: logits, residuals and gradient from L1 */
-#define SOFTMAX_TILE_MAX_WEIGHTS 65536  /* c d up to this: W and the gradient, read for every tile, stay in L2 */
+#define SOFTMAX_TILE_MAX_CLASSES 12     /* the tiled path for heads this narrow (measured: 10 wins, 16 loses) ... */
+#define SOFTMAX_TILE_MAX_WEIGHTS 65536  /* ... and c d up to this: W and the gradient, read for every tile, stay in L2 */
 #define SOFTMAX_GROUPS 64                /* parallel groups of blocks at most ... */
 #define SOFTMAX_GROUPS_BYTES ((int64_t)1 << 30)  /* ... and fewer where their parts would pass this */
 
@@ -26,8 +27,9 @@
  * bounded (groups_for) whatever the number of rows. With the AVX2 kernels a
  * block goes SOFTMAX_TILE rows at a time through all three steps, reading X in place and once
  * from memory; SGEMM would copy every block of X into its packed layout for each of its two
- * products, which cost more than the arithmetic (8,000 digits: 1.7 s against 2.1 s). Larger
- * heads, and CPUs without AVX2, take two SGEMMs on the whole block.
+ * products, which cost more than the arithmetic (8,000 digits: 1.7 s against 2.1 s). Wider
+ * heads, where SGEMM's register blocking over the classes wins (16 classes and more, measured
+ * with tests/bench/head.sh and whole fits), and CPUs without AVX2 take two SGEMMs per block.
  */
 struct softmax_problem {
 	const float *x;
@@ -192,8 +194,8 @@ int xf_softmax_fit(const float *x, const int64_t *y, int64_t n, int64_t d, int c
 {
 	int64_t cd = (int64_t)c * d, size = cd + c;
 	struct softmax_problem p = { x, y, n, d, c, o, o->threads, xf_nn_gemm_kernel() == XF_NN_KERNEL_AVX2 &&
-				     cd <= SOFTMAX_TILE_MAX_WEIGHTS, (n + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK, 0,
-				     NULL, NULL, NULL };
+				     c <= SOFTMAX_TILE_MAX_CLASSES && cd <= SOFTMAX_TILE_MAX_WEIGHTS,
+				     (n + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK, 0, NULL, NULL, NULL };
 	double *theta = NULL;
 	int rc;
 
