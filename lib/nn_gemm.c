@@ -206,7 +206,8 @@ TARGET static inline float lane_sum(__m256 v)
  * not stored), so that the loop has no branches. Meanwhile the four rows at address `next`
  * (the rows after this tile, lda apart; prefetches do not fault, so they may lie past the
  * end of A) are fetched towards L1: while the tile's own rows sit in L1 for the later column
- * tiles, memory is busy with the next ones (from memory, 55 against 39 GFLOPS on one core).
+ * tiles, memory is busy with the next ones (from memory on one core, best of 6 runs: 56
+ * against 39 GFLOPS; tests/bench/head.sh measures it against SGEMM).
  */
 TARGET static void nt_tile(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k, int mr, int nr,
 			   const float *bias, float *c, int64_t ldc, uintptr_t next)

@@ -90,18 +90,23 @@ static void residuals(const struct softmax_problem *p, int64_t i0, int64_t rows,
 	}
 }
 
+/* b as float: it follows W in wf. */
+static const float *bias_f(const struct softmax_problem *p)
+{
+	return p->wf + (int64_t)p->c * p->d;
+}
+
 /* The block's rows x [rows x d] through xf_nn_gemm_nt and xf_nn_gemm_tn_acc, a tile at a time; g gets R^T X. */
 static void block_tiles(const struct softmax_problem *p, int64_t r0, const float *x, int64_t rows, float *z,
 			float *g, double *part)
 {
-	const float *bf = p->wf + (int64_t)p->c * p->d;
 
 	memset(g, 0, (size_t)p->c * (size_t)p->d * sizeof(float));
 	for (int64_t i = 0; i < rows; i += SOFTMAX_TILE) {
 		int64_t tile = rows - i < SOFTMAX_TILE ? rows - i : SOFTMAX_TILE;
 		const float *xt = x + i * p->d;
 
-		xf_nn_gemm_nt(xt, p->d, p->wf, p->d, tile, p->c, p->d, bf, z, p->c);
+		xf_nn_gemm_nt(xt, p->d, p->wf, p->d, tile, p->c, p->d, bias_f(p), z, p->c);
 		residuals(p, r0 + i, tile, z, part);
 		xf_nn_gemm_tn_acc(z, p->c, xt, p->d, tile, p->c, p->d, g, p->d);
 	}
@@ -111,10 +116,8 @@ static void block_tiles(const struct softmax_problem *p, int64_t r0, const float
 static void block_sgemm(const struct softmax_problem *p, int64_t r0, const float *x, int64_t rows, float *z,
 			float *g, double *part)
 {
-	const float *bf = p->wf + (int64_t)p->c * p->d;
-
 	for (int64_t i = 0; i < rows; i++)
-		memcpy(z + i * p->c, bf, (size_t)p->c * sizeof(float));
+		memcpy(z + i * p->c, bias_f(p), (size_t)p->c * sizeof(float));
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, p->c, (int)p->d, 1.0f, x, (int)p->d, p->wf,
 		    (int)p->d, 1.0f, z, p->c);
 	residuals(p, r0, rows, z, part);
